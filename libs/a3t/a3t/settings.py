@@ -61,11 +61,17 @@ def _parse(value: Any, typ: Any) -> Any:
     if typ is int:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"expected an integer, got {value!r}")
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {value!r}") from None
     if typ is float:
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
     if typ is Path:
         return Path(str(value)).expanduser()
     if typ is str:
@@ -127,12 +133,12 @@ def load_settings(
             values[name] = _parse(value, types_[name])
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
+    # Fields that did not parse keep their defaults so the remaining checks still run and
+    # every problem is reported at once.
+    problems.extend(cls(**values).problems())
     if problems:
         raise ConfigError(problems)
-    settings = cls(**values)
-    if found := settings.problems():
-        raise ConfigError(list(found))
-    return settings
+    return cls(**values)
 
 
 def describe(settings: Any) -> str:

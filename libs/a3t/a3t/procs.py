@@ -1,0 +1,103 @@
+"""Starting a3t services as local processes on free loopback ports.
+
+Used by `a3t run` (the embedded default) and by the end-to-end tests, so both start services the
+same way: `python -m a3t_<name> --port P --metrics-port M ...`, wait until health says SERVING, and
+stop with SIGTERM (the service's graceful path), SIGKILL only if it does not exit in time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from a3t.rpc.client import wait_for_serving
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS reports free now. Another process may take it before we bind: callers that
+    cannot tolerate that bind port 0 in-process instead."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    process: subprocess.Popen
+    port: int
+    metrics_port: int
+    log_path: Path
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    async def wait_ready(self, timeout: float = 120.0) -> None:
+        try:
+            await wait_for_serving(self.target, timeout=timeout)
+        except TimeoutError as exc:
+            code = self.process.poll()
+            state = f"exited with code {code}" if code is not None else "still running"
+            raise TimeoutError(
+                f"{self.name} ({state}) did not become SERVING: {exc}\n"
+                f"--- last lines of {self.log_path}:\n{self.log_tail()}"
+            ) from exc
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0fs; killing it", self.name, timeout)
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_service(
+    name: str,
+    args: Sequence[str] = (),
+    *,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+) -> ServiceProcess:
+    """Starts `python -m a3t_<name>` on free ports; its output goes to `log_dir/<name>.log`."""
+    port, metrics_port = free_port(), free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        f"a3t_{name}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--metrics-port",
+        str(metrics_port),
+        *args,
+    ]
+    with open(log_path, "ab") as out:
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+    log.info("started %s (pid %d) on port %d, log %s", name, process.pid, port, log_path)
+    return ServiceProcess(name, process, port, metrics_port, log_path)
