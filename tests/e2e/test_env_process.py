@@ -79,7 +79,7 @@ async def test_env_process_plays_real_games(alfworld_data, tmp_path):
 async def test_all_valid_seen_games_won_through_the_service(alfworld_data, tmp_path):
     games = discover_games(alfworld_data, SPLIT)
     assert len(games) == 140
-    results, metrics, code, proc = await run_games(alfworld_data, tmp_path, games, 2, 4)
+    results, _metrics, code, proc = await run_games(alfworld_data, tmp_path, games, 2, 4)
     lost = [g.task_id for g, (won, _) in zip(games, results, strict=True) if not won]
     assert lost == []
     assert code == 0, proc.log_tail()

@@ -13,9 +13,9 @@ from a3t.env.v1 import env_pb2, env_pb2_grpc
 from a3t.errors import ConfigError
 from a3t.rpc.server import Registration, serve
 from a3t.settings import describe, load_settings
-from a3t_env.pool import GamePool
 from a3t_env.config import EnvSettings
 from a3t_env.core import EnvCore
+from a3t_env.pool import GamePool
 from a3t_env.server import EnvServicer
 
 log = logging.getLogger("a3t_env")

@@ -1,5 +1,6 @@
-"""EnvCore logic with a fake game runner: listing, paging, session lifecycle, TTL, limits, errors."""
+"""EnvCore with a fake game runner: listing, paging, session lifecycle, TTL, limits, errors."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,5 @@ async def test_idle_sessions_expire(setup):
     with pytest.raises(NotFound, match="expired"):
         await core.step(start.session_id, "look")
     assert core.open_sessions == 0
+    await asyncio.sleep(0)  # the worker-side close runs as a background task
+    assert runner.closed == [start.session_id]
