@@ -1,0 +1,206 @@
+"""One episode: the policy acts in an env session until the episode ends, with A3T exploration.
+
+Exploration (DESIGN.md, round step 2): at every step, with probability `explore_probability`, the
+policy's action is replaced by one sampled uniformly from the admissible actions, and ActRe is asked
+why one would take it; the step is recorded as `think: <rationale>` + the action, source SAMPLED.
+After `invalid_limit` non-admissible policy actions in a row the next step is forced the same way
+(source FORCED). The no-ActRe baseline samples the policy at a temperature instead (TEMPERATURE).
+
+The services are reached through small Protocols so this logic is unit-tested with fakes; the
+controller passes gRPC-backed clients (a3t_controller.clients).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from a3t.trajectory import Step, StepSource, Task, TokenUsage, Trajectory
+
+
+@dataclass(frozen=True)
+class SessionView:
+    session_id: str
+    task: Task
+    observation: str
+    admissible: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvAnswer:
+    observation: str
+    reward: float
+    done: bool
+    won: bool
+    admissible: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PolicyAnswer:
+    thought: str
+    action: str
+    raw_text: str
+    usage: TokenUsage
+    source: StepSource = StepSource.POLICY
+    replaced_action: str = ""
+
+
+class EnvClient(Protocol):
+    async def create(self, split: str, task_id: str) -> SessionView: ...
+    async def step(self, session_id: str, action: str) -> EnvAnswer: ...
+    async def close(self, session_id: str) -> None: ...
+
+
+class PolicyClient(Protocol):
+    async def act(
+        self,
+        episode_id: str,
+        task: Task,
+        initial_observation: str,
+        history: Sequence[Step],
+        admissible: Sequence[str],
+        *,
+        temperature: float,
+        seed: int,
+        adapter: str,
+    ) -> PolicyAnswer: ...
+
+    async def end_episode(self, episode_id: str) -> None: ...
+
+
+class ActReClient(Protocol):
+    async def explain(
+        self, task: Task, initial_observation: str, history: Sequence[Step], action: str
+    ) -> tuple[str, TokenUsage]: ...
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """How to run one episode. `episode_id` is unique per (experiment, round, phase, task,
+    attempt) and seeds every random choice, so a re-run after a crash replays the same draws."""
+
+    episode_id: str
+    split: str
+    task_id: str
+    max_steps: int = 50
+    explore_probability: float = 0.0
+    invalid_limit: int = 3
+    use_actre: bool = True  # False: the no-ActRe baseline (temperature sampling)
+    temperature: float = 0.0  # policy temperature for its own steps
+    explore_temperature: float = 1.0  # used by the no-ActRe baseline's exploration steps
+    adapter: str = ""
+    seed: int = 0
+
+
+async def run_episode(
+    spec: EpisodeSpec,
+    env: EnvClient,
+    policy: PolicyClient,
+    actre: ActReClient | None,
+) -> Trajectory:
+    """Plays one episode to the end and returns its trajectory (not yet stored)."""
+    rng = random.Random(f"{spec.seed}:{spec.episode_id}")
+    session = await env.create(spec.split, spec.task_id)
+    traj = Trajectory(
+        task=session.task,
+        initial_observation=session.observation,
+        policy_adapter=spec.adapter,
+    )
+    admissible = session.admissible
+    invalid_run = 0
+    won = False
+    reward = 0.0
+    try:
+        for _ in range(spec.max_steps):
+            forced = invalid_run >= spec.invalid_limit
+            explore = forced or (
+                spec.explore_probability > 0 and rng.random() < spec.explore_probability
+            )
+            if explore and admissible:
+                step = await _exploration_step(spec, traj, admissible, rng, policy, actre, forced)
+            else:
+                answer = await policy.act(
+                    spec.episode_id,
+                    traj.task,
+                    traj.initial_observation,
+                    traj.steps,
+                    admissible,
+                    temperature=spec.temperature,
+                    seed=_seed(rng),
+                    adapter=spec.adapter,
+                )
+                step = Step(
+                    thought=answer.thought,
+                    action=answer.action,
+                    raw_text=answer.raw_text,
+                    source=answer.source,
+                    replaced_action=answer.replaced_action,
+                    usage=answer.usage,
+                )
+            is_admissible = step.action in admissible
+            invalid_run = 0 if is_admissible else invalid_run + 1
+            result = await env.step(session.session_id, step.action)
+            step = replace(
+                step,
+                observation=result.observation,
+                reward=result.reward,
+                done=result.done,
+                admissible=is_admissible,
+            )
+            traj = traj.with_step(step)
+            admissible = result.admissible
+            won, reward = result.won, max(reward, result.reward)
+            if result.done:
+                break
+    finally:
+        await env.close(session.session_id)
+        await policy.end_episode(spec.episode_id)
+    return replace(traj, won=won, reward=1.0 if won else reward)
+
+
+async def _exploration_step(
+    spec: EpisodeSpec,
+    traj: Trajectory,
+    admissible: Sequence[str],
+    rng: random.Random,
+    policy: PolicyClient,
+    actre: ActReClient | None,
+    forced: bool,
+) -> Step:
+    if spec.use_actre:
+        if actre is None:
+            raise ValueError("exploration with ActRe needs an ActRe client")
+        action = rng.choice(sorted(admissible))
+        rationale, usage = await actre.explain(
+            traj.task, traj.initial_observation, traj.steps, action
+        )
+        return Step(
+            thought=rationale,
+            action=action,
+            source=StepSource.FORCED if forced else StepSource.SAMPLED,
+            usage=usage,
+        )
+    # No-ActRe baseline: the policy's own sample at a temperature, thought and all.
+    answer = await policy.act(
+        spec.episode_id,
+        traj.task,
+        traj.initial_observation,
+        traj.steps,
+        admissible,
+        temperature=spec.explore_temperature,
+        seed=_seed(rng),
+        adapter=spec.adapter,
+    )
+    return Step(
+        thought=answer.thought,
+        action=answer.action,
+        raw_text=answer.raw_text,
+        source=StepSource.TEMPERATURE,
+        usage=answer.usage,
+    )
+
+
+def _seed(rng: random.Random) -> int:
+    return rng.randrange(1, 2**31)

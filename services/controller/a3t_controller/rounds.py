@@ -1,0 +1,494 @@
+"""The A3T round loop: attempt -> explore -> select -> compose -> train -> evaluate -> promote.
+
+Reads like DESIGN.md's "The A³T round". Every phase takes its inputs from the store and writes its
+results there before the round moves on, and every episode is stored the moment it ends, so a
+restart after kill -9 resumes at the phase it was in and skips the episodes it already has.
+Before round 0 the base policy is evaluated once (stored as round -1) so every round has a
+baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from a3t.compose import TaskOutcome, WeightedTrajectory, compose_task, write_dataset
+from a3t.errors import FailedPrecondition
+from a3t.trajectory import Task, Trajectory
+from a3t_controller.config import ExperimentConfig
+from a3t_controller.episode import (
+    ActReClient,
+    EnvClient,
+    EpisodeSpec,
+    PolicyClient,
+    run_episode,
+)
+from a3t_controller.select import select
+from a3t_controller.store import Store, StoredTrajectory
+
+log = logging.getLogger(__name__)
+
+PHASES = ("attempt", "explore", "select", "compose", "train", "evaluate", "promote", "done")
+BASE_ROUND = -1  # the evaluation of the base policy, before any training
+
+
+@dataclass(frozen=True)
+class Progress:
+    experiment_id: str
+    round: int
+    phase: str
+    done: int
+    total: int
+    message: str
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    request_id: str
+    base_model: str
+    dataset_uri: str
+    output_uri: str
+    adapter_name: str
+    adapter_version: int
+    round: int
+    epochs: int
+    init_adapter_uri: str
+    config: ExperimentConfig
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    adapter_uri: str
+    metrics: dict[str, float]
+
+
+class TaskLister(Protocol):
+    async def list_tasks(self, split: str) -> list[Task]: ...
+
+
+class TrainerClient(Protocol):
+    async def train(
+        self, request: TrainRequest, on_progress: Callable[[int, int, str], None]
+    ) -> TrainResult: ...
+
+
+class AdapterLoader(Protocol):
+    async def load_adapter(self, name: str, uri: str) -> None: ...
+
+
+class CriticClient(Protocol):
+    async def score(self, traj: Trajectory) -> tuple[float | None, str]: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    env: EnvClient
+    tasks: TaskLister
+    policy: PolicyClient
+    policy_adapters: AdapterLoader
+    actre: ActReClient | None
+    actre_adapters: AdapterLoader | None
+    trainer: TrainerClient
+    critic: CriticClient | None = None
+
+
+class RoundRunner:
+    def __init__(
+        self,
+        store: Store,
+        services: Services,
+        artifacts_dir: Path,
+        on_progress: Callable[[Progress], None] | None = None,
+    ):
+        self._store = store
+        self._svc = services
+        self._artifacts = Path(artifacts_dir)
+        self._on_progress = on_progress or (lambda p: None)
+
+    # --- the experiment
+
+    async def run(self, experiment_id: str) -> None:
+        row = self._store.experiment(experiment_id)
+        config = ExperimentConfig.from_dict(row.config)
+        exp = row.experiment_id
+        self._store.set_experiment(exp, state="running", error_message="")
+        try:
+            train_tasks = await self._tasks(config.train_split, config.max_train_tasks)
+            eval_tasks = await self._tasks(config.eval_split, config.max_eval_tasks)
+            check_held_out(train_tasks, eval_tasks)
+            promoted = self._store.promoted_adapter(exp)
+            if promoted is not None:  # the policy service may have restarted since
+                await self._svc.policy_adapters.load_adapter(promoted["name"], promoted["uri"])
+            if self._store.evaluation(exp, BASE_ROUND) is None:
+                await self._evaluate(exp, config, BASE_ROUND, "", eval_tasks)
+            for round_ in range(row.current_round, config.rounds):
+                await self._round(exp, config, round_, train_tasks, eval_tasks)
+            self._store.set_experiment(exp, state="succeeded", current_round=config.rounds)
+        except asyncio.CancelledError:
+            self._store.set_experiment(exp, state="cancelled")
+            raise
+        except Exception as exc:
+            log.exception("experiment %s failed", exp)
+            self._store.set_experiment(exp, state="failed", error_message=str(exc))
+            raise
+
+    async def _tasks(self, split: str, limit: int) -> list[Task]:
+        tasks = await self._svc.tasks.list_tasks(split)
+        if not tasks:
+            raise FailedPrecondition(f"split {split!r} has no tasks")
+        return tasks[:limit] if limit else tasks
+
+    async def _round(
+        self,
+        exp: str,
+        config: ExperimentConfig,
+        round_: int,
+        train_tasks: list[Task],
+        eval_tasks: list[Task],
+    ) -> None:
+        promoted = self._store.promoted_adapter(exp)
+        adapter = promoted["name"] if promoted else ""
+        self._store.start_round(exp, round_, adapter, config.explore_probability_at(round_))
+        state = self._store.round(exp, round_)
+        adapter = state["policy_adapter"]  # the adapter this round started with, on resume too
+        phase = state["phase"]
+        log.info("experiment %s round %d: resuming at %s", exp, round_, phase)
+        # --- step 1: attempt every training task once, greedy
+        if phase == "attempt":
+            stats = await self._attempt(exp, config, round_, adapter, train_tasks)
+            phase = self._advance(exp, round_, "explore", stats)
+        # --- step 2: explore the failed tasks with sampled actions + ActRe rationales
+        if phase == "explore":
+            stats = await self._explore(exp, config, round_, adapter, train_tasks)
+            phase = self._advance(exp, round_, "select", stats)
+        # --- step 3: select the trajectories to learn from
+        if phase == "select":
+            stats = await self._select(exp, config, round_)
+            phase = self._advance(exp, round_, "compose", stats)
+        # --- step 4: contrastive composition into the accumulated pool
+        if phase == "compose":
+            stats = self._compose(exp, config, round_, eval_tasks)
+            phase = self._advance(exp, round_, "train", stats)
+        # --- step 5: train a new adapter on the whole pool
+        if phase == "train":
+            stats = await self._train(exp, config, round_)
+            phase = self._advance(exp, round_, "evaluate", stats)
+        # --- step 6: evaluate the new adapter, then promote it
+        if phase == "evaluate":
+            trained = self._store.adapter(exp, round_ + 1)
+            await self._svc.policy_adapters.load_adapter(trained["name"], trained["uri"])
+            stats = await self._evaluate(exp, config, round_, trained["name"], eval_tasks)
+            phase = self._advance(exp, round_, "promote", stats)
+        if phase == "promote":
+            trained = self._store.adapter(exp, round_ + 1)
+            if config.self_actre and self._svc.actre_adapters is not None:
+                await self._svc.actre_adapters.load_adapter(trained["name"], trained["uri"])
+            self._store.promote_adapter(exp, round_ + 1)
+            self._advance(exp, round_, "done", {"promoted": trained["name"]})
+
+    def _advance(self, exp: str, round_: int, phase: str, stats: dict) -> str:
+        self._store.set_round_phase(exp, round_, phase, stats)
+        self._emit(exp, round_, phase, 0, 0, f"round {round_}: {phase}")
+        return phase
+
+    def _emit(self, exp: str, round_: int, phase: str, done: int, total: int, msg: str) -> None:
+        self._on_progress(Progress(exp, round_, phase, done, total, msg))
+
+    # --- episodes
+
+    async def _episodes(
+        self,
+        exp: str,
+        round_: int,
+        phase: str,
+        jobs: Sequence[tuple[Task, int, EpisodeSpec]],
+    ) -> None:
+        """Runs and stores episodes (bounded concurrency), skipping those already stored."""
+        have = {(t.task_id, t.attempt) for t in self._store.trajectories(exp, round_, phase)}
+        todo = [
+            (task, attempt, spec)
+            for task, attempt, spec in jobs
+            if (task.task_id, attempt) not in have
+        ]
+        done = len(jobs) - len(todo)
+        won = 0
+        config = ExperimentConfig.from_dict(self._store.experiment(exp).config)
+        sem = asyncio.Semaphore(config.concurrency)
+
+        async def one(task: Task, attempt: int, spec: EpisodeSpec) -> None:
+            nonlocal done, won
+            async with sem:
+                traj = await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
+            self._store.add_trajectory(exp, round_, phase, attempt, traj)
+            done += 1
+            won += traj.won
+            self._emit(
+                exp,
+                round_,
+                phase,
+                done,
+                len(jobs),
+                f"{phase}: {done}/{len(jobs)} episodes, {won} won this run",
+            )
+
+        await asyncio.gather(*(one(*job) for job in todo))
+
+    def _spec(
+        self,
+        exp: str,
+        config: ExperimentConfig,
+        round_: int,
+        phase: str,
+        task: Task,
+        attempt: int,
+        adapter: str,
+        p: float,
+    ) -> EpisodeSpec:
+        return EpisodeSpec(
+            episode_id=f"{exp}:{round_}:{phase}:{task.task_id}:{attempt}",
+            split=task.split,
+            task_id=task.task_id,
+            max_steps=config.max_steps,
+            explore_probability=p,
+            invalid_limit=config.invalid_limit if p > 0 else 10**9,
+            use_actre=config.use_actre,
+            adapter=adapter,
+            seed=config.seed,
+        )
+
+    async def _attempt(
+        self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
+    ) -> dict:
+        jobs = [
+            (t, 0, self._spec(exp, config, round_, "attempt", t, 0, adapter, 0.0)) for t in tasks
+        ]
+        await self._episodes(exp, round_, "attempt", jobs)
+        stored = self._store.trajectories(exp, round_, "attempt")
+        solved = sum(t.won for t in stored)
+        return {"attempt_total": len(stored), "attempt_solved": solved}
+
+    async def _explore(
+        self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
+    ) -> dict:
+        failed = {t.task_id for t in self._store.trajectories(exp, round_, "attempt") if not t.won}
+        by_id = {t.task_id: t for t in tasks}
+        p = config.explore_probability_at(round_)
+        k = config.explore_attempts_for_env()
+        total = len(failed) * k
+        sem = asyncio.Semaphore(config.concurrency)
+        done = 0
+
+        async def explore_task(task: Task) -> None:
+            # Attempts of one task run in order: how many are needed depends on the successes.
+            nonlocal done
+            stored = self._store.trajectories(exp, round_, "explore", task.task_id)
+            wins = sum(t.won for t in stored)
+            for attempt in range(len(stored), k):
+                if wins >= config.max_positives_per_task or (wins and config.stop_at_first_success):
+                    break
+                spec = self._spec(exp, config, round_, "explore", task, attempt, adapter, p)
+                async with sem:
+                    traj = await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
+                self._store.add_trajectory(exp, round_, "explore", attempt, traj)
+                wins += traj.won
+                done += 1
+                self._emit(
+                    exp,
+                    round_,
+                    "explore",
+                    done,
+                    total,
+                    f"explore: {done} episodes, task {task.task_id} {wins} won",
+                )
+
+        await asyncio.gather(*(explore_task(by_id[t]) for t in sorted(failed)))
+        explored = self._store.trajectories(exp, round_, "explore")
+        solved_tasks = {t.task_id for t in explored if t.won}
+        return {
+            "explore_failed_tasks": len(failed),
+            "explore_episodes": len(explored),
+            "explore_won": sum(t.won for t in explored),
+            "explore_solved": len(solved_tasks),
+            "explore_probability": p,
+        }
+
+    # --- selection and composition
+
+    async def _select(self, exp: str, config: ExperimentConfig, round_: int) -> dict:
+        candidates = self._store.trajectories(exp, round_, "explore")
+        scores: dict[str, float | None] = {}
+        if config.selector in ("critic", "hybrid"):
+            if self._svc.critic is None:
+                raise FailedPrecondition(
+                    f"selector {config.selector!r} needs the critic service; set critic_target"
+                )
+            for i, cand in enumerate(candidates):
+                scores[cand.trajectory_id], _ = await self._svc.critic.score(cand.trajectory)
+                self._emit(exp, round_, "select", i + 1, len(candidates), "critic scoring")
+        decisions, stats = select(candidates, config, scores)
+        self._store.record_selection(exp, round_, decisions)
+        return stats
+
+    def _compose(
+        self, exp: str, config: ExperimentConfig, round_: int, eval_tasks: list[Task]
+    ) -> dict:
+        attempts = self._store.trajectories(exp, round_, "attempt")
+        explored = {t.trajectory_id: t for t in self._store.trajectories(exp, round_, "explore")}
+        kept: dict[str, list[StoredTrajectory]] = defaultdict(list)
+        # A trajectory counts as selected when every selector that judged it kept it.
+        verdicts: dict[str, bool] = {}
+        for row in self._store.selections(exp, round_):
+            verdicts[row["trajectory_id"]] = verdicts.get(row["trajectory_id"], True) and bool(
+                row["kept"]
+            )
+        for trajectory_id, ok in verdicts.items():
+            if ok:
+                kept[explored[trajectory_id].task_id].append(explored[trajectory_id])
+        weighted: list[tuple[str, float]] = []
+        for attempt in attempts:
+            positives = tuple(p.trajectory for p in kept.get(attempt.task_id, []))
+            items = compose_task(TaskOutcome(attempt.trajectory, positives))
+            if config.real_valued_reward and not attempt.won and items:
+                # Mean-reward baseline over the real rewards instead of the binarised ones.
+                mean = sum(i.trajectory.reward for i in items) / len(items)
+                items = [
+                    WeightedTrajectory(i.trajectory.reward - mean, i.trajectory) for i in items
+                ]
+            if config.sft_only:  # baseline: successes only, each with weight 1, no negative term
+                items = [WeightedTrajectory(1.0, i.trajectory) for i in items if i.weight > 0]
+            weighted.extend((i.trajectory.trajectory_id, i.weight) for i in items)
+        held_out = {t.task_id for t in eval_tasks}
+        trajectories = {t.trajectory_id: t for t in [*attempts, *explored.values()]}
+        leaked = [tid for tid, _ in weighted if trajectories[tid].task_id in held_out]
+        if leaked:  # never train on held-out tasks (DESIGN.md step 4)
+            raise FailedPrecondition(f"held-out evaluation tasks reached the pool: {leaked}")
+        size = self._store.add_to_pool(exp, round_, weighted)
+        return {
+            "selected": sum(len(v) for v in kept.values()),
+            "pool_added": len(weighted),
+            "pool_size": size,
+            "pool_positive": sum(w > 0 for _, w in weighted),
+            "pool_negative": sum(w < 0 for _, w in weighted),
+        }
+
+    # --- training
+
+    async def _train(self, exp: str, config: ExperimentConfig, round_: int) -> dict:
+        name = self._store.experiment(exp).name
+        round_dir = self._artifacts / name / f"round-{round_}"
+        dataset = round_dir / "dataset.jsonl"
+        output = round_dir / "adapter"
+        pool = self._store.pool(exp)
+        if not pool:
+            raise FailedPrecondition(
+                f"round {round_}: the training pool is empty (no task solved by the policy or "
+                "by exploration); raise explore_attempts or explore_probability, or use easier "
+                "tasks"
+            )
+        round_dir.mkdir(parents=True, exist_ok=True)
+        write_dataset(dataset, [WeightedTrajectory(w, t) for w, t in pool])
+        previous = self._store.promoted_adapter(exp)
+        request = TrainRequest(
+            request_id=f"{exp}-round-{round_}",
+            base_model=config.base_model,
+            dataset_uri=str(dataset),
+            output_uri=str(output),
+            adapter_name=f"{name}-round-{round_}",
+            adapter_version=round_ + 1,
+            round=round_,
+            epochs=config.epochs_for(round_),
+            init_adapter_uri=(
+                previous["uri"] if previous and config.continue_from_previous_adapter else ""
+            ),
+            config=config,
+        )
+        self._store.record_training(
+            exp,
+            round_,
+            request_id=request.request_id,
+            state="running",
+            dataset_uri=request.dataset_uri,
+            output_uri=request.output_uri,
+            n_examples=len(pool),
+        )
+
+        def progress(step: int, total: int, message: str) -> None:
+            self._emit(exp, round_, "train", step, total, message)
+
+        result = await self._svc.trainer.train(request, progress)
+        self._store.record_training(
+            exp,
+            round_,
+            request_id=request.request_id,
+            state="succeeded",
+            dataset_uri=request.dataset_uri,
+            output_uri=result.adapter_uri,
+            n_examples=len(pool),
+            run_id=result.run_id,
+            metrics=result.metrics,
+        )
+        self._store.add_adapter(exp, round_ + 1, request.adapter_name, result.adapter_uri, round_)
+        return {
+            "adapter": request.adapter_name,
+            "train_examples": len(pool),
+            **{f"train_{k}": v for k, v in result.metrics.items()},
+        }
+
+    # --- evaluation
+
+    async def _evaluate(
+        self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
+    ) -> dict:
+        # The base model is evaluated as round -1; its episodes live under that round too.
+        jobs = [
+            (t, 0, self._spec(exp, config, round_, "eval", t, 0, adapter or "base", 0.0))
+            for t in tasks
+        ]
+        await self._episodes(exp, round_, "eval", jobs)
+        results = self._store.trajectories(exp, round_, "eval")
+        by_type: dict[str, list[bool]] = defaultdict(list)
+        for r in results:
+            by_type[r.task_type].append(r.won)
+        solved_ever = {t.task_id for t in self._store.trajectories(exp, phase="eval") if t.won}
+        rate = sum(r.won for r in results) / len(results)
+        cumulative = len(solved_ever & {t.task_id for t in tasks}) / len(tasks)
+        self._store.record_evaluation(
+            exp,
+            round_,
+            adapter,
+            len(results),
+            rate,
+            {k: sum(v) / len(v) for k, v in sorted(by_type.items())},
+            cumulative,
+        )
+        log.info(
+            "experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, adapter or "base"
+        )
+        return {"eval_success_rate": rate, "cumulative_success_rate": cumulative}
+
+
+def check_held_out(train: list[Task], evaluation: list[Task]) -> None:
+    """Refuses an experiment whose training tasks include a held-out task."""
+    overlap = sorted({t.task_id for t in train} & {t.task_id for t in evaluation})
+    if overlap:
+        raise FailedPrecondition(
+            f"{len(overlap)} evaluation tasks are also training tasks (e.g. {overlap[0]!r}); "
+            "held-out tasks must never be trained on: use disjoint splits"
+        )
+
+
+def report_rows(store: Store, experiment_id: str) -> list[dict]:
+    """One row per round (base first) for `a3t report` and ListRounds."""
+    rows = []
+    base = store.evaluation(experiment_id, BASE_ROUND)
+    if base is not None:
+        rows.append({"round": "base", "phase": "done", "stats": {}, "eval": base})
+    for r in store.rounds(experiment_id):
+        rows.append({**r, "eval": store.evaluation(experiment_id, r["round"])})
+    return rows

@@ -1,0 +1,552 @@
+"""The trajectory store: every experiment, round, trajectory, step, selection, training run, adapter
+and evaluation, in one SQLite file.
+
+Durability is what makes rounds resumable: a phase's results are written before the round moves to
+the next phase, each trajectory is written the moment its episode ends, and a trajectory's natural
+key (experiment, round, phase, task, attempt) is UNIQUE, so a phase re-run after a crash skips what
+it already has and can never store a duplicate. WAL mode keeps readers (`a3t status`) from blocking
+the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from a3t.errors import AlreadyExists, NotFound
+from a3t.trajectory import Trajectory
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    experiment_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    request_id TEXT NOT NULL UNIQUE,
+    config_json TEXT NOT NULL,
+    state TEXT NOT NULL,
+    current_round INTEGER NOT NULL DEFAULT 0,
+    current_phase TEXT NOT NULL DEFAULT 'attempt',
+    error_message TEXT NOT NULL DEFAULT '',
+    create_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rounds (
+    experiment_id TEXT NOT NULL REFERENCES experiments,
+    round INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    policy_adapter TEXT NOT NULL DEFAULT '',
+    explore_probability REAL NOT NULL,
+    level INTEGER NOT NULL DEFAULT 0,
+    stats_json TEXT NOT NULL DEFAULT '{}',
+    start_time REAL NOT NULL,
+    end_time REAL,
+    PRIMARY KEY (experiment_id, round)
+);
+CREATE TABLE IF NOT EXISTS trajectories (
+    trajectory_id TEXT PRIMARY KEY,
+    experiment_id TEXT NOT NULL REFERENCES experiments,
+    round INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    split TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    task_type TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    won INTEGER NOT NULL,
+    reward REAL NOT NULL,
+    n_steps INTEGER NOT NULL,
+    synthesised_steps INTEGER NOT NULL,
+    policy_adapter TEXT NOT NULL,
+    json TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    UNIQUE (experiment_id, round, phase, task_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    trajectory_id TEXT NOT NULL REFERENCES trajectories,
+    step_index INTEGER NOT NULL,
+    thought TEXT NOT NULL,
+    action TEXT NOT NULL,
+    observation TEXT NOT NULL,
+    source TEXT NOT NULL,
+    synthesised INTEGER NOT NULL,
+    admissible INTEGER NOT NULL,
+    PRIMARY KEY (trajectory_id, step_index)
+);
+CREATE TABLE IF NOT EXISTS selections (
+    experiment_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    trajectory_id TEXT NOT NULL REFERENCES trajectories,
+    selector TEXT NOT NULL,
+    kept INTEGER NOT NULL,
+    score REAL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, round, trajectory_id, selector)
+);
+CREATE TABLE IF NOT EXISTS pool (
+    experiment_id TEXT NOT NULL,
+    trajectory_id TEXT NOT NULL REFERENCES trajectories,
+    weight REAL NOT NULL,
+    round_added INTEGER NOT NULL,
+    PRIMARY KEY (experiment_id, trajectory_id)
+);
+CREATE TABLE IF NOT EXISTS training_runs (
+    experiment_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    run_id TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    dataset_uri TEXT NOT NULL,
+    output_uri TEXT NOT NULL,
+    n_examples INTEGER NOT NULL,
+    metrics_json TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (experiment_id, round)
+);
+CREATE TABLE IF NOT EXISTS adapters (
+    experiment_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    uri TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    promoted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (experiment_id, version)
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    experiment_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    adapter TEXT NOT NULL,
+    n_tasks INTEGER NOT NULL,
+    success_rate REAL NOT NULL,
+    by_type_json TEXT NOT NULL,
+    cumulative_success_rate REAL NOT NULL,
+    PRIMARY KEY (experiment_id, round)
+);
+"""
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    experiment_id: str
+    name: str
+    request_id: str
+    config: dict[str, Any]
+    state: str
+    current_round: int
+    current_phase: str
+    error_message: str
+    create_time: float
+
+
+@dataclass(frozen=True)
+class StoredTrajectory:
+    trajectory_id: str
+    round: int
+    phase: str
+    task_id: str
+    task_type: str
+    attempt: int
+    won: bool
+    reward: float
+    trajectory: Trajectory
+
+
+class Store:
+    """A connection to the store. One writer (the controller); `a3t status` may read alongside."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed trajectory survives a power cut, not only a process kill.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- experiments
+
+    def create_experiment(
+        self, name: str, request_id: str, config: dict[str, Any]
+    ) -> ExperimentRow:
+        """Idempotent per request_id; a name reused with another config is ALREADY_EXISTS."""
+        config_json = json.dumps(config, sort_keys=True)
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM experiments WHERE request_id = ? OR name = ?", (request_id, name)
+            ).fetchone()
+            if row is not None:
+                if row["request_id"] == request_id or row["config_json"] == config_json:
+                    return _experiment(row)
+                raise AlreadyExists(
+                    f"experiment name {name!r} is taken by a different config; pick another name "
+                    "or resume it with its own config"
+                )
+            experiment_id = str(uuid.uuid4())
+            db.execute(
+                "INSERT INTO experiments (experiment_id, name, request_id, config_json, state, "
+                "create_time) VALUES (?, ?, ?, ?, 'pending', ?)",
+                (experiment_id, name, request_id, config_json, time.time()),
+            )
+        return self.experiment(experiment_id)
+
+    def experiment(self, experiment_id: str) -> ExperimentRow:
+        row = self._db.execute(
+            "SELECT * FROM experiments WHERE experiment_id = ? OR name = ?",
+            (experiment_id, experiment_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"experiment {experiment_id!r} not found; `a3t status` lists them")
+        return _experiment(row)
+
+    def experiments(self) -> list[ExperimentRow]:
+        rows = self._db.execute("SELECT * FROM experiments ORDER BY create_time DESC").fetchall()
+        return [_experiment(r) for r in rows]
+
+    def set_experiment(self, experiment_id: str, **fields: Any) -> None:
+        allowed = {"state", "current_round", "current_phase", "error_message"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"set_experiment takes {sorted(allowed)}, got {sorted(fields)}")
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        self._db.execute(
+            f"UPDATE experiments SET {assignments} WHERE experiment_id = ?",
+            (*fields.values(), experiment_id),
+        )
+
+    # --- rounds
+
+    def start_round(
+        self, experiment_id: str, round_: int, policy_adapter: str, p: float, level: int = 0
+    ) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO rounds (experiment_id, round, phase, policy_adapter, "
+            "explore_probability, level, start_time) VALUES (?, ?, 'attempt', ?, ?, ?, ?)",
+            (experiment_id, round_, policy_adapter, p, level, time.time()),
+        )
+
+    def round(self, experiment_id: str, round_: int) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT * FROM rounds WHERE experiment_id = ? AND round = ?", (experiment_id, round_)
+        ).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["stats"] = json.loads(data.pop("stats_json"))
+        return data
+
+    def rounds(self, experiment_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT round FROM rounds WHERE experiment_id = ? ORDER BY round", (experiment_id,)
+        ).fetchall()
+        return [self.round(experiment_id, r["round"]) for r in rows]
+
+    def set_round_phase(
+        self, experiment_id: str, round_: int, phase: str, stats: dict[str, Any] | None = None
+    ) -> None:
+        """Moves a round to `phase`, merging `stats` into its stats; both in one transaction."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT stats_json FROM rounds WHERE experiment_id = ? AND round = ?",
+                (experiment_id, round_),
+            ).fetchone()
+            merged = {**json.loads(row["stats_json"]), **(stats or {})}
+            db.execute(
+                "UPDATE rounds SET phase = ?, stats_json = ?, end_time = ? "
+                "WHERE experiment_id = ? AND round = ?",
+                (
+                    phase,
+                    json.dumps(merged, sort_keys=True),
+                    time.time() if phase == "done" else None,
+                    experiment_id,
+                    round_,
+                ),
+            )
+            db.execute(
+                "UPDATE experiments SET current_round = ?, current_phase = ? "
+                "WHERE experiment_id = ?",
+                (round_, phase, experiment_id),
+            )
+
+    # --- trajectories
+
+    def add_trajectory(
+        self, experiment_id: str, round_: int, phase: str, attempt: int, traj: Trajectory
+    ) -> str:
+        """Stores a finished episode with its steps; returns its id. Storing the same (round,
+        phase, task, attempt) twice keeps the first and returns its id (safe on resume)."""
+        existing = self._db.execute(
+            "SELECT trajectory_id FROM trajectories WHERE experiment_id = ? AND round = ? AND "
+            "phase = ? AND task_id = ? AND attempt = ?",
+            (experiment_id, round_, phase, traj.task.task_id, attempt),
+        ).fetchone()
+        if existing is not None:
+            return existing["trajectory_id"]
+        trajectory_id = traj.trajectory_id or str(uuid.uuid4())
+        traj = replace(traj, trajectory_id=trajectory_id, round=round_)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO trajectories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    trajectory_id,
+                    experiment_id,
+                    round_,
+                    phase,
+                    traj.task.split,
+                    traj.task.task_id,
+                    traj.task.task_type,
+                    attempt,
+                    int(traj.won),
+                    traj.reward,
+                    len(traj.steps),
+                    traj.synthesised_steps,
+                    traj.policy_adapter,
+                    traj.to_json(),
+                    time.time(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        trajectory_id,
+                        i,
+                        s.thought,
+                        s.action,
+                        s.observation,
+                        s.source.value,
+                        int(s.source.synthesised),
+                        int(s.admissible),
+                    )
+                    for i, s in enumerate(traj.steps)
+                ],
+            )
+        return trajectory_id
+
+    def trajectories(
+        self,
+        experiment_id: str,
+        round_: int | None = None,
+        phase: str | None = None,
+        task_id: str | None = None,
+    ) -> list[StoredTrajectory]:
+        query = "SELECT * FROM trajectories WHERE experiment_id = ?"
+        args: list[Any] = [experiment_id]
+        for column, value in (("round", round_), ("phase", phase), ("task_id", task_id)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                args.append(value)
+        rows = self._db.execute(query + " ORDER BY round, phase, task_id, attempt", args)
+        return [
+            StoredTrajectory(
+                r["trajectory_id"],
+                r["round"],
+                r["phase"],
+                r["task_id"],
+                r["task_type"],
+                r["attempt"],
+                bool(r["won"]),
+                r["reward"],
+                Trajectory.from_json(r["json"]),
+            )
+            for r in rows
+        ]
+
+    def count(self, table: str, experiment_id: str) -> int:
+        if table not in ("trajectories", "selections", "pool", "adapters", "evaluations"):
+            raise ValueError(f"no countable table {table!r}")
+        return self._db.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE experiment_id = ?", (experiment_id,)
+        ).fetchone()[0]
+
+    def step_rows(self, trajectory_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT * FROM steps WHERE trajectory_id = ? ORDER BY step_index", (trajectory_id,)
+        )
+        return [dict(r) for r in rows]
+
+    # --- selection, pool
+
+    def record_selection(
+        self,
+        experiment_id: str,
+        round_: int,
+        rows: list[tuple[str, str, bool, float | None, str]],
+    ) -> None:
+        """rows: (trajectory_id, selector, kept, score, reason)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO selections VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(experiment_id, round_, t, s, int(k), sc, r) for t, s, k, sc, r in rows],
+            )
+
+    def selections(self, experiment_id: str, round_: int) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT * FROM selections WHERE experiment_id = ? AND round = ? "
+            "ORDER BY trajectory_id, selector",
+            (experiment_id, round_),
+        )
+        return [dict(r) for r in rows]
+
+    def add_to_pool(
+        self, experiment_id: str, round_: int, weighted: list[tuple[str, float]]
+    ) -> int:
+        """Adds (trajectory_id, weight) pairs; a trajectory already pooled keeps its first entry.
+        Returns the pool size after."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO pool VALUES (?, ?, ?, ?)",
+                [(experiment_id, t, w, round_) for t, w in weighted],
+            )
+        return self.count("pool", experiment_id)
+
+    def pool(self, experiment_id: str) -> list[tuple[float, Trajectory]]:
+        rows = self._db.execute(
+            "SELECT p.weight, t.json, t.split FROM pool p JOIN trajectories t "
+            "USING (trajectory_id) WHERE p.experiment_id = ? ORDER BY p.round_added, t.task_id, "
+            "t.trajectory_id",
+            (experiment_id,),
+        )
+        return [(r["weight"], Trajectory.from_json(r["json"])) for r in rows]
+
+    def pooled_splits(self, experiment_id: str) -> set[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT t.split FROM pool p JOIN trajectories t USING (trajectory_id) "
+            "WHERE p.experiment_id = ?",
+            (experiment_id,),
+        )
+        return {r["split"] for r in rows}
+
+    # --- training, adapters, evaluations
+
+    def record_training(
+        self,
+        experiment_id: str,
+        round_: int,
+        *,
+        request_id: str,
+        state: str,
+        dataset_uri: str,
+        output_uri: str,
+        n_examples: int,
+        run_id: str = "",
+        metrics: dict[str, Any] | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO training_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                experiment_id,
+                round_,
+                request_id,
+                run_id,
+                state,
+                dataset_uri,
+                output_uri,
+                n_examples,
+                json.dumps(metrics or {}, sort_keys=True),
+            ),
+        )
+
+    def training(self, experiment_id: str, round_: int) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT * FROM training_runs WHERE experiment_id = ? AND round = ?",
+            (experiment_id, round_),
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def add_adapter(
+        self, experiment_id: str, version: int, name: str, uri: str, round_: int
+    ) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO adapters (experiment_id, version, name, uri, round) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (experiment_id, version, name, uri, round_),
+        )
+
+    def promote_adapter(self, experiment_id: str, version: int) -> None:
+        if self.evaluation(experiment_id, self.adapter(experiment_id, version)["round"]) is None:
+            raise ValueError(f"adapter version {version} has no evaluation; evaluate it first")
+        self._db.execute(
+            "UPDATE adapters SET promoted = 1 WHERE experiment_id = ? AND version = ?",
+            (experiment_id, version),
+        )
+
+    def adapter(self, experiment_id: str, version: int) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT * FROM adapters WHERE experiment_id = ? AND version = ?",
+            (experiment_id, version),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"experiment {experiment_id} has no adapter version {version}")
+        return dict(row)
+
+    def promoted_adapter(self, experiment_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT * FROM adapters WHERE experiment_id = ? AND promoted = 1 "
+            "ORDER BY version DESC LIMIT 1",
+            (experiment_id,),
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def record_evaluation(
+        self,
+        experiment_id: str,
+        round_: int,
+        adapter: str,
+        n_tasks: int,
+        success_rate: float,
+        by_type: dict[str, float],
+        cumulative: float,
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                experiment_id,
+                round_,
+                adapter,
+                n_tasks,
+                success_rate,
+                json.dumps(by_type, sort_keys=True),
+                cumulative,
+            ),
+        )
+
+    def evaluation(self, experiment_id: str, round_: int) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT * FROM evaluations WHERE experiment_id = ? AND round = ?",
+            (experiment_id, round_),
+        ).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["by_type"] = json.loads(data.pop("by_type_json"))
+        return data
+
+
+def _experiment(row: sqlite3.Row) -> ExperimentRow:
+    return ExperimentRow(
+        experiment_id=row["experiment_id"],
+        name=row["name"],
+        request_id=row["request_id"],
+        config=json.loads(row["config_json"]),
+        state=row["state"],
+        current_round=row["current_round"],
+        current_phase=row["current_phase"],
+        error_message=row["error_message"],
+        create_time=row["create_time"],
+    )

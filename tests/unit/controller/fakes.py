@@ -1,0 +1,142 @@
+"""In-memory fakes of the services the controller drives, for unit tests of its logic."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from a3t.artifacts import write_manifest
+from a3t.trajectory import StepSource, Task, TokenUsage
+from a3t_controller.episode import EnvAnswer, PolicyAnswer, SessionView
+from a3t_controller.rounds import TrainResult
+
+
+def tasks(split: str, n: int, start: int = 0) -> list[Task]:
+    return [
+        Task(
+            "alfworld",
+            f"pick_and_place_simple-T{i}/trial",
+            split,
+            "pick_and_place_simple" if i % 2 else "look_at_obj_in_light",
+        )
+        for i in range(start, start + n)
+    ]
+
+
+class FakeEnv:
+    """A task is won by its key action `open box <n>`; admissible: look, the key, two decoys."""
+
+    def __init__(self, splits: dict[str, list[Task]]):
+        self.splits = splits
+        self.sessions: dict[str, Task] = {}
+        self.ids = itertools.count()
+        self.crash_after: int | None = None  # raise after this many creates (crash simulation)
+        self.creates = 0
+
+    @staticmethod
+    def key(task: Task) -> str:
+        return f"open box {task.task_id.split('-T')[1].split('/')[0]}"
+
+    def admissible(self, task: Task) -> tuple[str, ...]:
+        return ("look", self.key(task), "go to shelf 1", "go to desk 1")
+
+    async def list_tasks(self, split: str) -> list[Task]:
+        return list(self.splits[split])
+
+    async def create(self, split: str, task_id: str) -> SessionView:
+        self.creates += 1
+        if self.crash_after is not None and self.creates > self.crash_after:
+            raise RuntimeError("simulated crash")
+        task = next(t for t in self.splits[split] if t.task_id == task_id)
+        sid = f"s{next(self.ids)}"
+        self.sessions[sid] = task
+        return SessionView(
+            sid, task, f"You are in a room. Your task is to: {task_id}", self.admissible(task)
+        )
+
+    async def step(self, session_id: str, action: str) -> EnvAnswer:
+        task = self.sessions[session_id]
+        won = action == self.key(task)
+        obs = "You open the box. You won!" if won else "Nothing happens."
+        return EnvAnswer(obs, float(won), won, won, self.admissible(task))
+
+    async def close(self, session_id: str) -> None:
+        del self.sessions[session_id]
+
+
+class FakePolicy:
+    """Base model: says an invalid action. With an adapter: solves tasks with an even number."""
+
+    def __init__(self):
+        self.loaded: dict[str, str] = {}
+        self.ended: list[str] = []
+
+    async def act(
+        self,
+        episode_id,
+        task,
+        initial_observation,
+        history,
+        admissible,
+        *,
+        temperature,
+        seed,
+        adapter,
+    ):
+        n = int(task.task_id.split("-T")[1].split("/")[0])
+        if adapter not in ("", "base") and n % 2 == 0:
+            assert adapter in self.loaded, f"adapter {adapter} used before it was loaded"
+            return PolicyAnswer(
+                "I should open the box.", f"open box {n}", "raw", TokenUsage(10, 5, 3)
+            )
+        if temperature > 0:  # no-ActRe exploration: a random admissible action
+            import random
+
+            return PolicyAnswer(
+                "maybe",
+                random.Random(seed).choice(list(admissible)),
+                "raw",
+                TokenUsage(),
+                StepSource.TEMPERATURE,
+            )
+        return PolicyAnswer("hmm", "dance wildly", "raw", TokenUsage(10, 0, 3))
+
+    async def end_episode(self, episode_id):
+        self.ended.append(episode_id)
+
+    async def load_adapter(self, name, uri):
+        assert (Path(uri) / "manifest.json").is_file()
+        self.loaded[name] = uri
+
+
+class FakeActRe:
+    def __init__(self):
+        self.calls = 0
+
+    async def explain(self, task, initial_observation, history, action):
+        self.calls += 1
+        return f"{action} may help with the task", TokenUsage(20, 0, 8)
+
+
+class FakeTrainer:
+    def __init__(self):
+        self.requests = []
+        self.fail = False
+
+    async def train(self, request, on_progress):
+        if self.fail:
+            raise RuntimeError("simulated trainer crash")
+        self.requests.append(request)
+        lines = Path(request.dataset_uri).read_text().splitlines()
+        out = Path(request.output_uri)
+        out.mkdir(parents=True, exist_ok=True)
+        on_progress(1, 1, "trained")
+        write_manifest(out, {"examples": len(lines), "round": request.round})
+        weights = [json.loads(line)["weight"] for line in lines]
+        return TrainResult("run-1", str(out), {"examples": len(lines), "weight_sum": sum(weights)})
+
+
+class FakeCritic:
+    async def score(self, traj):
+        return (9.0 if traj.won else 2.0), "ok"

@@ -1,0 +1,164 @@
+"""The round loop end to end over fakes: persistence, selection, composition, held-out guard,
+evaluation, promotion, and resuming after a crash with nothing redone or lost."""
+
+import pytest
+
+from a3t.errors import FailedPrecondition
+from a3t_controller.config import ExperimentConfig
+from a3t_controller.rounds import BASE_ROUND, RoundRunner, Services, check_held_out
+from a3t_controller.store import Store
+
+from .fakes import FakeActRe, FakeCritic, FakeEnv, FakePolicy, FakeTrainer, tasks
+
+
+def make(tmp_path, **overrides):
+    env = FakeEnv({"train": tasks("train", 6), "eval": tasks("eval", 4, start=10)})
+    policy, actre, trainer = FakePolicy(), FakeActRe(), FakeTrainer()
+    services = Services(
+        env=env,
+        tasks=env,
+        policy=policy,
+        policy_adapters=policy,
+        actre=actre,
+        actre_adapters=None,
+        trainer=trainer,
+        critic=FakeCritic(),
+    )
+    store = Store(tmp_path / "a3t.sqlite")
+    fields = dict(
+        name="t",
+        train_split="train",
+        eval_split="eval",
+        rounds=2,
+        max_steps=6,
+        explore_attempts=6,
+        explore_probability=(1.0, 0.5),
+        max_positives_per_task=2,
+        concurrency=3,
+    )
+    config = ExperimentConfig(**{**fields, **overrides})
+    exp = store.create_experiment(config.name, "req-1", config.to_dict())
+    return (
+        store,
+        RoundRunner(store, services, tmp_path / "artifacts"),
+        exp,
+        env,
+        policy,
+        actre,
+        trainer,
+    )
+
+
+async def test_two_rounds_persist_everything(tmp_path):
+    store, runner, exp, env, policy, actre, trainer = make(tmp_path)
+    await runner.run(exp.experiment_id)
+    eid = exp.experiment_id
+    assert store.experiment(eid).state == "succeeded"
+    # Round 0: the base policy fails every task; exploration with p=1 solves them via ActRe.
+    r0 = store.round(eid, 0)
+    assert r0["phase"] == "done"
+    assert r0["stats"]["attempt_solved"] == 0 and r0["stats"]["explore_failed_tasks"] == 6
+    explored = store.trajectories(eid, 0, "explore")
+    winners = [t for t in explored if t.won]
+    assert winners and actre.calls > 0
+    for t in winners:
+        steps = store.step_rows(t.trajectory_id)
+        assert all(s["synthesised"] == 1 and s["source"] in ("sampled", "forced") for s in steps)
+        assert all(s["thought"].endswith("may help with the task") for s in steps)
+    # Selection is recorded with reasons; at most 2 positives per task.
+    sel = store.selections(eid, 0)
+    assert len(sel) == len(explored)
+    kept = [s for s in sel if s["kept"]]
+    assert {s["reason"] for s in kept} == {"won (binarised reward 1)"}
+    assert r0["stats"]["selected"] == len(kept) <= 12
+    # Composition: every explored-then-solved task has weights summing to zero.
+    assert abs(trainer.requests[0].config.learning_rate - 1e-4) < 1e-12
+    pool = store.pool(eid)
+    by_task = {}
+    for w, t in pool:
+        by_task.setdefault((t.round, t.task.task_id), []).append(w)
+    assert all(abs(sum(ws)) < 1e-9 for (r, _), ws in by_task.items() if r == 0)
+    assert all(ws == [1.0] or abs(sum(ws)) < 1e-9 for ws in by_task.values())
+    assert any(w < 0 for w, _ in pool)
+    assert all(t.task.split == "train" for _, t in pool)
+    # Round 1 used round 0's adapter; it solves even tasks directly (+1 each) .
+    r1 = store.round(eid, 1)
+    assert r1["policy_adapter"] == "t-round-0"
+    assert r1["stats"]["attempt_solved"] == 3
+    assert trainer.requests[1].epochs == 6 and trainer.requests[0].epochs == 10
+    # Evaluations: base, then both rounds; the adapters were promoted after evaluation.
+    base = store.evaluation(eid, BASE_ROUND)
+    assert base["success_rate"] == 0.0
+    ev = store.evaluation(eid, 1)
+    assert ev["success_rate"] == 0.5 and ev["cumulative_success_rate"] == 0.5
+    assert set(ev["by_type"]) == {"pick_and_place_simple", "look_at_obj_in_light"}
+    assert store.promoted_adapter(eid)["name"] == "t-round-1"
+    # Every episode released its policy cache and env session.
+    assert env.sessions == {}
+    assert len(policy.ended) == store.count("trajectories", eid)
+
+
+async def test_resume_after_crash_redoes_and_loses_nothing(tmp_path):
+    store, runner, exp, env, *_ = make(tmp_path)
+    eid = exp.experiment_id
+    env.crash_after = 14  # base eval (4) + attempt (6) + 4 explore episodes
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        await runner.run(eid)
+    assert store.experiment(eid).state == "failed"
+    before = {t.trajectory_id for t in store.trajectories(eid)}
+    assert len(before) >= 10
+    env.crash_after = None
+    await runner.run(eid)
+    after = store.trajectories(eid)
+    assert before <= {t.trajectory_id for t in after}
+    keys = [(t.round, t.phase, t.task_id, t.attempt) for t in after]
+    assert len(keys) == len(set(keys))
+    assert store.experiment(eid).state == "succeeded"
+
+
+async def test_crash_in_training_resumes_at_training(tmp_path):
+    store, runner, exp, _env, _p, _a, trainer = make(tmp_path, rounds=1)
+    trainer.fail = True
+    with pytest.raises(RuntimeError):
+        await runner.run(exp.experiment_id)
+    assert store.round(exp.experiment_id, 0)["phase"] == "train"
+    n = store.count("trajectories", exp.experiment_id)
+    trainer.fail = False
+    await runner.run(exp.experiment_id)
+    # No episode of round 0 was run again: only the evaluation of the new adapter was added.
+    assert store.count("trajectories", exp.experiment_id) == n + 4
+
+
+async def test_no_actre_baseline_explores_by_temperature(tmp_path):
+    store, runner, exp, _env, _p, actre, _t = make(tmp_path, use_actre=False, rounds=1)
+    await runner.run(exp.experiment_id)
+    assert actre.calls == 0
+    sources = {
+        s["source"]
+        for t in store.trajectories(exp.experiment_id, 0, "explore")
+        for s in store.step_rows(t.trajectory_id)
+    }
+    assert "temperature" in sources and "sampled" not in sources
+
+
+async def test_sft_only_has_no_negative_weights(tmp_path):
+    store, runner, exp, *_ = make(tmp_path, sft_only=True, rounds=1)
+    await runner.run(exp.experiment_id)
+    weights = [w for w, _ in store.pool(exp.experiment_id)]
+    assert weights and all(w == 1.0 for w in weights)
+
+
+async def test_critic_and_hybrid_selection(tmp_path):
+    store, runner, exp, *_ = make(tmp_path, selector="hybrid", rounds=1)
+    await runner.run(exp.experiment_id)
+    stats = store.round(exp.experiment_id, 0)["stats"]
+    assert stats["critic_env_agreement"] > 0
+    assert {s["selector"] for s in store.selections(exp.experiment_id, 0)} == {"env", "critic"}
+
+
+def test_held_out_tasks_never_trained_on():
+    train, ev = [*tasks("train", 3)], tasks("train", 2)
+    with pytest.raises(FailedPrecondition, match="held-out"):
+        check_held_out(train, ev)
+    with pytest.raises(Exception, match="held-out"):
+        ExperimentConfig.from_dict({"train_split": "a", "eval_split": "a"})
