@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from pathlib import Path
@@ -33,6 +34,7 @@ class FakeEnv:
         self.ids = itertools.count()
         self.crash_after: int | None = None  # raise after this many creates (crash simulation)
         self.creates = 0
+        self.step_delay = 0.0  # seconds; lets a watcher attach while episodes run
 
     @staticmethod
     def key(task: Task) -> str:
@@ -56,6 +58,7 @@ class FakeEnv:
         )
 
     async def step(self, session_id: str, action: str) -> EnvAnswer:
+        await asyncio.sleep(self.step_delay)
         task = self.sessions[session_id]
         won = action == self.key(task)
         obs = "You open the box. You won!" if won else "Nothing happens."

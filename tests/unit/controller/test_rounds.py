@@ -8,7 +8,14 @@ from a3t_controller.config import ExperimentConfig
 from a3t_controller.rounds import BASE_ROUND, RoundRunner, Services, check_held_out
 from a3t_controller.store import Store
 
-from .fakes import FakeActRe, FakeCritic, FakeEnv, FakePolicy, FakeTrainer, tasks
+from tests.unit.controller.fakes import (
+    FakeActRe,
+    FakeCritic,
+    FakeEnv,
+    FakePolicy,
+    FakeTrainer,
+    tasks,
+)
 
 
 def make(tmp_path, **overrides):
@@ -162,3 +169,24 @@ def test_held_out_tasks_never_trained_on():
         check_held_out(train, ev)
     with pytest.raises(Exception, match="held-out"):
         ExperimentConfig.from_dict({"train_split": "a", "eval_split": "a"})
+
+
+async def test_report_plot_and_export(tmp_path):
+    import json
+
+    from a3t_controller.report import export_jsonl, markdown_report, plot_report
+
+    store, runner, exp, *_ = make(tmp_path)
+    await runner.run(exp.experiment_id)
+    table = markdown_report(store, exp.experiment_id)
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| round | phase | attempt solved")
+    assert [line.split(" | ")[0] for line in lines[1:]] == ["| base", "| 0", "| 1"]
+    assert "| 50.0% |" in lines[-1]
+    png = plot_report(store, exp.experiment_id, tmp_path / "r.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    n = export_jsonl(store, exp.experiment_id, tmp_path / "out.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert n == len(rows) == store.count("trajectories", exp.experiment_id)
+    assert len({tuple(sorted(r)) for r in rows}) == 1  # one schema: a datasets table
+    assert any(s["source"] == "sampled" for r in rows for s in r["steps"])

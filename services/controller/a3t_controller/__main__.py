@@ -1,0 +1,91 @@
+"""Runs the controller service: `python -m a3t_controller [--db-path FILE] [--env-target H:P] ...`.
+
+Experiments are created over gRPC (ControllerService) and run against the env, policy, actre,
+trainer (and critic) services named by the *_target settings. For a one-machine run use `a3t run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from a3t.controller.v1 import controller_pb2, controller_pb2_grpc
+from a3t.errors import ConfigError
+from a3t.rpc.client import channel
+from a3t.rpc.server import Registration, serve
+from a3t.settings import describe, load_settings
+from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
+from a3t_controller.config import ControllerSettings
+from a3t_controller.rounds import Services
+from a3t_controller.server import ControllerServicer
+from a3t_controller.store import Store
+
+log = logging.getLogger("a3t_controller")
+
+
+async def run(settings: ControllerSettings) -> None:
+    store = Store(settings.db_path)
+    env = GrpcEnv(channel(settings.env_target), "alfworld")
+    policy = GrpcPolicy(channel(settings.policy_target))
+    actre = GrpcActRe(channel(settings.actre_target)) if settings.actre_target else None
+    services = Services(
+        env=env,
+        tasks=env,
+        policy=policy,
+        policy_adapters=policy.adapters,
+        actre=actre,
+        actre_adapters=actre.adapters if actre else None,
+        trainer=GrpcTrainer(channel(settings.trainer_target)),
+        critic=GrpcCritic(channel(settings.critic_target)) if settings.critic_target else None,
+    )
+    servicer = ControllerServicer(store, services, settings.artifacts_dir)
+
+    async def start() -> None:
+        servicer.resume_running()
+
+    async def stop() -> None:
+        await servicer.stop_all()
+        store.close()
+
+    await serve(
+        "controller",
+        [
+            Registration(
+                controller_pb2_grpc.add_ControllerServiceServicer_to_server,
+                servicer,
+                controller_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name,
+            )
+        ],
+        host=settings.host,
+        port=settings.port,
+        metrics_port=settings.metrics_port,
+        grace_seconds=settings.grace_seconds,
+        start=start,
+        stop=stop,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = load_settings(
+            ControllerSettings, "controller", sys.argv[1:] if argv is None else argv
+        )
+    except ConfigError as exc:
+        print(f"a3t-controller: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log.info("settings: %s", describe(settings))
+    try:
+        asyncio.run(run(settings))
+    except Exception:
+        log.exception("controller failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The `a3t` command: run the whole loop locally, inspect and export experiments, serve a service.
+
+    a3t run [--rounds N] [--data-root DIR] ...   the embedded default (what `make run` calls)
+    a3t status                                   experiments in the store and where they are
+    a3t report NAME [--plot FILE.png]            a markdown table per round (+ a plot)
+    a3t export NAME --out FILE.jsonl             every trajectory, loadable by `datasets`
+    a3t serve SERVICE [ARGS...]                  python -m a3t_<SERVICE> ARGS
+
+`a3t run` starts env, policy, actre and trainer (and critic when the selector needs it) as local
+processes on free loopback ports, waits for their health, and runs the configured rounds with
+progress bars. Run it again with the same --name and it resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from a3t.errors import A3tError, ConfigError
+from a3t.procs import ServiceProcess, start_service
+from a3t.rpc.client import channel
+from a3t_controller.config import ExperimentConfig
+from a3t_controller.report import export_jsonl, markdown_report, plot_report
+from a3t_controller.store import Store
+
+log = logging.getLogger("a3t")
+
+# The `make run` profile: small enough for a round in minutes on a 2-core CPU with SmolLM2.
+LOCAL_DEFAULTS = {
+    "name": "local",
+    "rounds": 2,
+    "max_steps": 20,
+    "explore_attempts": 4,
+    "explore_probability": [1.0, 0.5, 0.1],
+    "max_positives_per_task": 2,
+    "epochs_first_round": 2,
+    "epochs_later_rounds": 2,
+    "learning_rate": 3e-4,
+    "concurrency": 4,
+}
+
+
+def _parse_set(items: list[str]) -> dict:
+    values = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError([f"--set {item!r}: expected KEY=VALUE"])
+        values[key.strip()] = yaml.safe_load(raw)
+    return values
+
+
+def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
+    data = dict(LOCAL_DEFAULTS)
+    if args.experiment:
+        loaded = yaml.safe_load(Path(args.experiment).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError([f"{args.experiment}: top level must be a mapping"])
+        data.update(loaded)
+    if args.data_root:
+        data.setdefault("train_split", args.train_split or "valid_train")
+        data.setdefault("eval_split", args.eval_split or "valid_seen")
+    else:
+        data["train_split"] = f"gen_l{args.level}_s{args.seed}_n{args.train_count}"
+        data["eval_split"] = f"gen_l{args.level}_s{args.seed + 1000}_n{args.eval_count}"
+    for key in ("name", "rounds", "base_model"):
+        value = getattr(args, key.replace("-", "_"), None)
+        if value is not None:
+            data[key] = value
+    data.update(_parse_set(args.set))
+    return ExperimentConfig.from_dict(data)
+
+
+async def _start_services(
+    args: argparse.Namespace, config: ExperimentConfig, workdir: Path
+) -> dict[str, ServiceProcess]:
+    logs = workdir / "logs"
+    data_root = Path(args.data_root) if args.data_root else workdir / "games"
+    model = ["--model", config.base_model]
+    specs = {
+        "env": ["--data-root", str(data_root), "--workers", str(args.env_workers)],
+        "policy": model,
+        "trainer": ["--state-dir", str(workdir / "trainer")],
+    }
+    if config.use_actre:
+        specs["actre"] = model
+    if config.selector in ("critic", "hybrid"):
+        specs["critic"] = model
+    procs = {}
+    try:
+        for name, extra in specs.items():
+            procs[name] = start_service(name, extra, log_dir=logs)
+        for name, proc in procs.items():
+            print(f"waiting for {name} (log: {proc.log_path}) ...", flush=True)
+            await proc.wait_ready(timeout=args.start_timeout)
+    except BaseException:
+        for proc in procs.values():
+            proc.stop()
+        raise
+    return procs
+
+
+async def run_local(args: argparse.Namespace) -> int:
+    from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
+    from a3t_controller.progress import ProgressPrinter
+    from a3t_controller.rounds import RoundRunner, Services
+
+    config = experiment_config(args)
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    store = Store(workdir / "a3t.sqlite")
+    procs = await _start_services(args, config, workdir)
+    try:
+        env_ch = channel(procs["env"].target)
+        env = GrpcEnv(env_ch, config.env)
+        if not args.data_root:
+            for split, seed, count in (
+                (config.train_split, args.seed, args.train_count),
+                (config.eval_split, args.seed + 1000, args.eval_count),
+            ):
+                n = await env.generate(split, args.level, seed, count)
+                print(f"games: split {split} has {n} generated level-{args.level} games")
+        policy = GrpcPolicy(channel(procs["policy"].target), ground_actions=args.ground_actions)
+        actre = GrpcActRe(channel(procs["actre"].target)) if "actre" in procs else None
+        critic = GrpcCritic(channel(procs["critic"].target)) if "critic" in procs else None
+        services = Services(
+            env=env,
+            tasks=env,
+            policy=policy,
+            policy_adapters=policy.adapters,
+            actre=actre,
+            actre_adapters=actre.adapters if actre else None,
+            trainer=GrpcTrainer(channel(procs["trainer"].target)),
+            critic=critic,
+        )
+        exp = store.create_experiment(config.name, f"local-{config.name}", config.to_dict())
+        print(f"experiment {exp.name} ({exp.experiment_id}): {exp.state}, store {store.path}")
+        printer = ProgressPrinter()
+        runner = RoundRunner(store, services, workdir / "artifacts", printer.update)
+        try:
+            await runner.run(exp.experiment_id)
+        finally:
+            printer.close()
+        print()
+        print(markdown_report(store, exp.experiment_id))
+        plot = workdir / f"{exp.name}-report.png"
+        plot_report(store, exp.experiment_id, plot)
+        print(f"\nplot: {plot}")
+        return 0
+    finally:
+        for proc in procs.values():
+            proc.stop()
+        store.close()
+
+
+def _store(args: argparse.Namespace) -> Store:
+    path = Path(args.workdir) / "a3t.sqlite"
+    if not path.is_file():
+        raise ConfigError([f"no trajectory store at {path}; run `a3t run` first or pass --workdir"])
+    return Store(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="a3t", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", default=os.environ.get("A3T_WORKDIR", "var/run"))
+    parser.add_argument("--log-level", default="WARNING")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the A3T loop locally (the embedded default)")
+    run.add_argument("--name", help="experiment name; the same name resumes it")
+    run.add_argument("--rounds", type=int)
+    run.add_argument("--base-model", help="model of policy, actre and trainer (default smollm2)")
+    run.add_argument("--data-root", help="real games in ALFWorld layout (default: generated)")
+    run.add_argument("--train-split")
+    run.add_argument("--eval-split")
+    run.add_argument("--level", type=int, default=1, help="generated game difficulty level")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--train-count", type=int, default=24)
+    run.add_argument("--eval-count", type=int, default=12)
+    run.add_argument("--experiment", help="YAML of ExperimentConfig fields")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one ExperimentConfig field (repeatable)",
+    )
+    run.add_argument("--ground-actions", action="store_true")
+    run.add_argument("--env-workers", type=int, default=1)
+    run.add_argument("--start-timeout", type=float, default=600.0)
+
+    sub.add_parser("status", help="experiments in the store")
+    rep = sub.add_parser("report", help="markdown table per round, and a plot")
+    rep.add_argument("name")
+    rep.add_argument("--plot", help="write a PNG plot of success per round and task type")
+    exp = sub.add_parser("export", help="trajectories as JSONL (datasets.load_dataset('json'))")
+    exp.add_argument("name")
+    exp.add_argument("--out", required=True)
+    srv = sub.add_parser("serve", help="run one service: a3t serve env --port 50051 ...")
+    srv.add_argument(
+        "service", choices=["env", "policy", "actre", "critic", "trainer", "controller"]
+    )
+    srv.add_argument("args", nargs=argparse.REMAINDER)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "run":
+            return asyncio.run(run_local(args))
+        if args.command == "serve":
+            os.execv(sys.executable, [sys.executable, "-m", f"a3t_{args.service}", *args.args])
+        store = _store(args)
+        if args.command == "status":
+            rows = store.experiments()
+            if not rows:
+                print("no experiments")
+            for row in rows:
+                print(
+                    f"{row.name:20s} {row.state:10s} round {row.current_round} "
+                    f"phase {row.current_phase:9s} {row.experiment_id}"
+                    + (f"  error: {row.error_message}" if row.error_message else "")
+                )
+            return 0
+        experiment = store.experiment(args.name)
+        if args.command == "report":
+            print(markdown_report(store, experiment.experiment_id))
+            if args.plot:
+                plot_report(store, experiment.experiment_id, Path(args.plot))
+                print(f"plot: {args.plot}")
+            return 0
+        if args.command == "export":
+            n = export_jsonl(store, experiment.experiment_id, Path(args.out))
+            print(json.dumps({"trajectories": n, "out": args.out}))
+            return 0
+    except A3tError as exc:
+        print(f"a3t {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

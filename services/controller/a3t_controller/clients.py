@@ -1,0 +1,304 @@
+"""gRPC-backed implementations of the clients the round loop uses (episode.py / rounds.py).
+
+Every call has a deadline; idempotent calls are retried on UNAVAILABLE / DEADLINE_EXCEEDED with
+backoff (a3t.rpc.client.call); an env Step is sent once, since a retried step could act twice.
+Env sessions stay on the replica that created them because one channel keeps one connection
+(gRPC's default pick_first policy): the controller uses a single env channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+import grpc
+from grpc import aio
+
+from a3t.actre.v1 import actre_pb2, actre_pb2_grpc
+from a3t.common.v1 import types_pb2
+from a3t.convert import (
+    source_from_pb,
+    step_to_pb,
+    task_from_pb,
+    task_to_pb,
+    trajectory_to_pb,
+    usage_from_pb,
+)
+from a3t.critic.v1 import critic_pb2, critic_pb2_grpc
+from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.errors import FailedPrecondition, Unavailable
+from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
+from a3t.rpc.client import call
+from a3t.trainer.v1 import trainer_pb2, trainer_pb2_grpc
+from a3t.trajectory import Step, Task, TokenUsage, Trajectory
+from a3t_controller.episode import EnvAnswer, PolicyAnswer, SessionView
+from a3t_controller.rounds import TrainRequest, TrainResult
+
+log = logging.getLogger(__name__)
+
+# Loading a game takes 1-2 s, a model step on a CPU several; leave room under load.
+ENV_TIMEOUT = 120.0
+MODEL_TIMEOUT = 300.0
+
+
+class GrpcEnv:
+    def __init__(self, channel: aio.Channel, env: str):
+        self._stub = env_pb2_grpc.EnvServiceStub(channel)
+        self._env = env
+
+    async def list_tasks(self, split: str) -> list[Task]:
+        tasks, token = [], ""
+        while True:
+            resp = await call(
+                self._stub.ListTasks,
+                env_pb2.ListTasksRequest(
+                    env=self._env, split=split, page_size=500, page_token=token
+                ),
+                timeout=ENV_TIMEOUT,
+            )
+            tasks.extend(task_from_pb(t) for t in resp.tasks)
+            token = resp.next_page_token
+            if not token:
+                return tasks
+
+    async def generate(self, split: str, level: int, seed: int, count: int) -> int:
+        resp = await call(
+            self._stub.GenerateTasks,
+            env_pb2.GenerateTasksRequest(
+                env=self._env, split=split, level=level, seed=seed, count=count
+            ),
+            timeout=600.0,
+        )
+        return resp.total_size
+
+    async def create(self, split: str, task_id: str) -> SessionView:
+        resp = await call(
+            self._stub.CreateSession,
+            env_pb2.CreateSessionRequest(env=self._env, split=split, task_id=task_id),
+            timeout=ENV_TIMEOUT,
+        )
+        return SessionView(
+            resp.session_id,
+            task_from_pb(resp.task),
+            resp.observation,
+            tuple(resp.admissible_actions),
+        )
+
+    async def step(self, session_id: str, action: str) -> EnvAnswer:
+        resp = await call(
+            self._stub.Step,
+            env_pb2.StepRequest(session_id=session_id, action=action),
+            timeout=ENV_TIMEOUT,
+            attempts=1,
+        )
+        return EnvAnswer(
+            resp.observation, resp.reward, resp.done, resp.won, tuple(resp.admissible_actions)
+        )
+
+    async def close(self, session_id: str) -> None:
+        try:
+            await call(
+                self._stub.CloseSession,
+                env_pb2.CloseSessionRequest(session_id=session_id),
+                timeout=ENV_TIMEOUT,
+            )
+        except aio.AioRpcError as exc:
+            # A session that expired or died with its worker is already gone: nothing to free.
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+
+
+class GrpcAdapters:
+    """LoadAdapter on any of the model services (same request type everywhere)."""
+
+    def __init__(self, method: Callable):
+        self._method = method
+
+    async def load_adapter(self, name: str, uri: str) -> None:
+        await call(
+            self._method,
+            types_pb2.LoadAdapterRequest(adapter=types_pb2.AdapterRef(name=name, uri=uri)),
+            timeout=MODEL_TIMEOUT,
+        )
+
+
+class GrpcPolicy:
+    def __init__(self, channel: aio.Channel, ground_actions: bool = False, max_new_tokens: int = 0):
+        self._stub = policy_pb2_grpc.PolicyServiceStub(channel)
+        self.adapters = GrpcAdapters(self._stub.LoadAdapter)
+        self._ground = ground_actions
+        self._max_new_tokens = max_new_tokens
+
+    async def act(
+        self,
+        episode_id: str,
+        task: Task,
+        initial_observation: str,
+        history: Sequence[Step],
+        admissible: Sequence[str],
+        *,
+        temperature: float,
+        seed: int,
+        adapter: str,
+    ) -> PolicyAnswer:
+        resp = await call(
+            self._stub.Act,
+            policy_pb2.ActRequest(
+                episode_id=episode_id,
+                task=task_to_pb(task),
+                initial_observation=initial_observation,
+                history=[step_to_pb(s) for s in history],
+                admissible_actions=list(admissible),
+                params=types_pb2.GenerationParams(
+                    temperature=temperature, seed=seed, max_new_tokens=self._max_new_tokens
+                ),
+                adapter=adapter,
+                ground_actions=self._ground,
+            ),
+            timeout=MODEL_TIMEOUT,
+        )
+        return PolicyAnswer(
+            thought=resp.thought,
+            action=resp.action,
+            raw_text=resp.raw_text,
+            usage=usage_from_pb(resp.usage),
+            source=source_from_pb(resp.source),
+            replaced_action=resp.replaced_action,
+        )
+
+    async def end_episode(self, episode_id: str) -> None:
+        await call(
+            self._stub.EndEpisode,
+            policy_pb2.EndEpisodeRequest(episode_id=episode_id),
+            timeout=MODEL_TIMEOUT,
+        )
+
+
+class GrpcActRe:
+    def __init__(self, channel: aio.Channel):
+        self._stub = actre_pb2_grpc.ActReServiceStub(channel)
+        self.adapters = GrpcAdapters(self._stub.LoadAdapter)
+
+    async def explain(
+        self, task: Task, initial_observation: str, history: Sequence[Step], action: str
+    ) -> tuple[str, TokenUsage]:
+        resp = await call(
+            self._stub.Explain,
+            actre_pb2.ExplainRequest(
+                task=task_to_pb(task),
+                initial_observation=initial_observation,
+                history=[step_to_pb(s) for s in history],
+                action=action,
+            ),
+            timeout=MODEL_TIMEOUT,
+        )
+        return resp.rationale, usage_from_pb(resp.usage)
+
+
+class GrpcCritic:
+    def __init__(self, channel: aio.Channel, rubric: str = ""):
+        self._stub = critic_pb2_grpc.CriticServiceStub(channel)
+        self._rubric = rubric
+
+    async def score(self, traj: Trajectory) -> tuple[float | None, str]:
+        resp = await call(
+            self._stub.Score,
+            critic_pb2.ScoreRequest(trajectory=trajectory_to_pb(traj), rubric=self._rubric),
+            timeout=MODEL_TIMEOUT,
+        )
+        if resp.status != critic_pb2.SCORE_STATUS_OK:
+            return None, "unparseable"
+        return resp.score, resp.verdict
+
+
+_FINAL = {
+    trainer_pb2.TRAINING_RUN_STATE_SUCCEEDED,
+    trainer_pb2.TRAINING_RUN_STATE_FAILED,
+    trainer_pb2.TRAINING_RUN_STATE_CANCELLED,
+}
+
+
+class GrpcTrainer:
+    def __init__(self, channel: aio.Channel):
+        self._stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+
+    async def train(
+        self, request: TrainRequest, on_progress: Callable[[int, int, str], None]
+    ) -> TrainResult:
+        cfg = request.config
+        spec = trainer_pb2.TrainingSpec(
+            base_model=request.base_model,
+            dataset_uri=request.dataset_uri,
+            output_uri=request.output_uri,
+            adapter_name=request.adapter_name,
+            adapter_version=request.adapter_version,
+            init_adapter_uri=request.init_adapter_uri,
+            epochs=request.epochs,
+            learning_rate=cfg.learning_rate,
+            lora_rank=cfg.lora_rank,
+            lora_alpha=cfg.lora_alpha,
+            lora_target_modules=list(cfg.lora_target_modules),
+            quantize_4bit=cfg.quantize_4bit,
+            include_observation_tokens=cfg.include_observation_tokens,
+            seed=cfg.seed,
+            round=request.round,
+        )
+        # Idempotent per request_id: after a controller restart this finds the same run.
+        run = await call(
+            self._stub.CreateTrainingRun,
+            trainer_pb2.CreateTrainingRunRequest(request_id=request.request_id, spec=spec),
+            timeout=MODEL_TIMEOUT,
+        )
+        while run.state not in _FINAL:
+            try:
+                async for update in self._stub.WatchTrainingRun(
+                    trainer_pb2.WatchTrainingRunRequest(run_id=run.run_id)
+                ):
+                    run = update
+                    p = run.progress
+                    on_progress(
+                        p.step,
+                        p.total_steps,
+                        f"train: epoch {p.epoch + 1}, step {p.step}/{p.total_steps}, loss "
+                        f"{p.loss:.4f} (+{p.loss_positive:.4f} / -{p.loss_negative:.4f}), "
+                        f"{p.tokens_per_second:.0f} tok/s, ETA {p.eta_seconds:.0f}s",
+                    )
+            except aio.AioRpcError as exc:
+                if exc.code() not in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                ):
+                    raise
+                log.warning(
+                    "trainer unavailable (%s); re-watching run %s", exc.details(), run.run_id
+                )
+                await asyncio.sleep(2.0)
+                try:
+                    run = await call(
+                        self._stub.GetTrainingRun,
+                        trainer_pb2.GetTrainingRunRequest(run_id=run.run_id),
+                        timeout=MODEL_TIMEOUT,
+                        attempts=30,
+                    )
+                except aio.AioRpcError as again:
+                    raise Unavailable(
+                        f"trainer lost run {run.run_id}: {again.details()}"
+                    ) from again
+        if run.state != trainer_pb2.TRAINING_RUN_STATE_SUCCEEDED:
+            state = trainer_pb2.TrainingRunState.Name(run.state)
+            raise FailedPrecondition(
+                f"training run {run.run_id} ended {state}: {run.error_message or 'no message'}"
+            )
+        p = run.progress
+        return TrainResult(
+            run_id=run.run_id,
+            adapter_uri=run.output.uri or request.output_uri,
+            metrics={
+                "loss": p.loss,
+                "loss_positive": p.loss_positive,
+                "loss_negative": p.loss_negative,
+                "steps": float(p.step),
+                "tokens_per_second": p.tokens_per_second,
+            },
+        )

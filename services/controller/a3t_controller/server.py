@@ -1,0 +1,231 @@
+"""gRPC servicer of the controller: experiments as long-running resources over the round loop.
+
+CreateExperiment stores the experiment and starts its rounds as a background task; Get/List read
+the store; Watch streams progress events; Cancel stops the task after the current await (collected
+data stays in the store). A restarted controller resumes experiments left RUNNING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import yaml
+
+from a3t.controller.v1 import controller_pb2 as pb
+from a3t.controller.v1 import controller_pb2_grpc
+from a3t.errors import ConfigError, InvalidArgument
+from a3t_controller.config import ExperimentConfig
+from a3t_controller.rounds import PHASES, Progress, RoundRunner, Services
+from a3t_controller.store import ExperimentRow, Store
+
+log = logging.getLogger(__name__)
+
+_STATES = {
+    "pending": pb.EXPERIMENT_STATE_PENDING,
+    "running": pb.EXPERIMENT_STATE_RUNNING,
+    "succeeded": pb.EXPERIMENT_STATE_SUCCEEDED,
+    "failed": pb.EXPERIMENT_STATE_FAILED,
+    "cancelled": pb.EXPERIMENT_STATE_CANCELLED,
+}
+_PHASES = {name: i + 1 for i, name in enumerate(PHASES)}  # matches the RoundPhase enum order
+_SELECTORS = {
+    pb.SELECTOR_UNSPECIFIED: "env",
+    pb.SELECTOR_ENV: "env",
+    pb.SELECTOR_CRITIC: "critic",
+    pb.SELECTOR_HYBRID: "hybrid",
+}
+_FINAL = {"succeeded", "failed", "cancelled"}
+
+
+def config_from_spec(spec: pb.ExperimentSpec) -> ExperimentConfig:
+    """Spec fields override the YAML; zero values mean "default" as the proto documents."""
+    data = {}
+    if spec.config_yaml:
+        try:
+            loaded = yaml.safe_load(spec.config_yaml) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidArgument(f"config_yaml does not parse: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise InvalidArgument("config_yaml must be a mapping of ExperimentConfig fields")
+        data.update(loaded)
+    for field in (
+        "name",
+        "env",
+        "train_split",
+        "eval_split",
+        "rounds",
+        "explore_attempts",
+        "max_positives_per_task",
+        "max_steps",
+        "max_train_tasks",
+        "max_eval_tasks",
+    ):
+        value = getattr(spec, field)
+        if value:
+            data[field] = value
+    if spec.explore_probability:
+        data["explore_probability"] = list(spec.explore_probability)
+    if spec.selector:
+        data["selector"] = _SELECTORS[spec.selector]
+    try:
+        return ExperimentConfig.from_dict(data)
+    except ConfigError as exc:
+        raise InvalidArgument(str(exc)) from exc
+
+
+def experiment_pb(row: ExperimentRow) -> pb.Experiment:
+    cfg = row.config
+    return pb.Experiment(
+        experiment_id=row.experiment_id,
+        request_id=row.request_id,
+        spec=pb.ExperimentSpec(
+            name=row.name,
+            env=cfg["env"],
+            train_split=cfg["train_split"],
+            eval_split=cfg["eval_split"],
+            rounds=cfg["rounds"],
+            explore_probability=cfg["explore_probability"],
+            max_steps=cfg["max_steps"],
+            config_yaml=yaml.safe_dump(cfg, sort_keys=True),
+        ),
+        state=_STATES[row.state],
+        current_round=row.current_round,
+        current_phase=_PHASES.get(row.current_phase, pb.ROUND_PHASE_UNSPECIFIED),
+        error_message=row.error_message,
+        create_time_seconds=row.create_time,
+    )
+
+
+class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
+    def __init__(
+        self,
+        store: Store,
+        services: Services,
+        artifacts_dir,
+        runner_factory: Callable[..., RoundRunner] = RoundRunner,
+    ):
+        self._store = store
+        self._services = services
+        self._artifacts = artifacts_dir
+        self._factory = runner_factory
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._watchers: dict[str, list[asyncio.Queue]] = {}
+
+    def _publish(self, p: Progress) -> None:
+        for queue in self._watchers.get(p.experiment_id, []):
+            queue.put_nowait(p)
+
+    def start(self, experiment_id: str) -> None:
+        if experiment_id in self._tasks and not self._tasks[experiment_id].done():
+            return
+        runner = self._factory(self._store, self._services, self._artifacts, self._publish)
+
+        async def run() -> None:
+            try:
+                await runner.run(experiment_id)
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # recorded in the store by the runner
+                log.warning("experiment %s ended with an error", experiment_id)
+            finally:
+                self._publish(Progress(experiment_id, -2, "end", 0, 0, "experiment ended"))
+
+        self._tasks[experiment_id] = asyncio.create_task(run())
+
+    def resume_running(self) -> list[str]:
+        resumed = [e.experiment_id for e in self._store.experiments() if e.state == "running"]
+        for experiment_id in resumed:
+            log.info("resuming experiment %s", experiment_id)
+            self.start(experiment_id)
+        return resumed
+
+    async def stop_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def CreateExperiment(self, request, context) -> pb.Experiment:
+        if not request.request_id:
+            raise InvalidArgument("request_id must be set (an idempotency key, e.g. a UUID)")
+        config = config_from_spec(request.spec)
+        row = self._store.create_experiment(config.name, request.request_id, config.to_dict())
+        if row.state not in _FINAL:
+            self.start(row.experiment_id)
+        return experiment_pb(row)
+
+    async def GetExperiment(self, request, context) -> pb.Experiment:
+        return experiment_pb(self._store.experiment(request.experiment_id))
+
+    async def ListExperiments(self, request, context) -> pb.ListExperimentsResponse:
+        rows = self._store.experiments()
+        if request.page_size:
+            rows = rows[: request.page_size]
+        return pb.ListExperimentsResponse(experiments=[experiment_pb(r) for r in rows])
+
+    async def ListRounds(self, request, context) -> pb.ListRoundsResponse:
+        exp = self._store.experiment(request.experiment_id)
+        rounds = []
+        for r in self._store.rounds(exp.experiment_id):
+            s, ev = r["stats"], self._store.evaluation(exp.experiment_id, r["round"])
+            rounds.append(
+                pb.Round(
+                    round=r["round"],
+                    phase=_PHASES[r["phase"]],
+                    attempt_solved=s.get("attempt_solved", 0),
+                    attempt_total=s.get("attempt_total", 0),
+                    explore_solved=s.get("explore_solved", 0),
+                    selected=s.get("selected", 0),
+                    pool_size=s.get("pool_size", 0),
+                    adapter=s.get("adapter", ""),
+                    eval_success_rate=ev["success_rate"] if ev else 0.0,
+                    eval_success_by_type=ev["by_type"] if ev else {},
+                    cumulative_success_rate=ev["cumulative_success_rate"] if ev else 0.0,
+                )
+            )
+        return pb.ListRoundsResponse(rounds=rounds)
+
+    async def CancelExperiment(self, request, context) -> pb.Experiment:
+        exp = self._store.experiment(request.experiment_id)
+        task = self._tasks.get(exp.experiment_id)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        elif exp.state not in _FINAL:
+            self._store.set_experiment(exp.experiment_id, state="cancelled")
+        return experiment_pb(self._store.experiment(exp.experiment_id))
+
+    async def WatchExperiment(self, request, context) -> AsyncIterator[pb.ExperimentEvent]:
+        exp = self._store.experiment(request.experiment_id)
+        eid = exp.experiment_id
+        queue: asyncio.Queue = asyncio.Queue()
+        self._watchers.setdefault(eid, []).append(queue)
+        try:
+            yield self._event(eid, exp.current_round, exp.current_phase, 0, 0, "watching")
+            while self._store.experiment(eid).state not in _FINAL:
+                try:
+                    p = await asyncio.wait_for(queue.get(), timeout=5.0)
+                except TimeoutError:
+                    continue
+                if p.phase == "end":
+                    break
+                yield self._event(eid, p.round, p.phase, p.done, p.total, p.message)
+            final = self._store.experiment(eid)
+            yield self._event(
+                eid, final.current_round, final.current_phase, 0, 0, f"experiment {final.state}"
+            )
+        finally:
+            self._watchers[eid].remove(queue)
+
+    def _event(self, eid, round_, phase, done, total, message) -> pb.ExperimentEvent:
+        state = self._store.experiment(eid).state
+        return pb.ExperimentEvent(
+            experiment_id=eid,
+            round=round_,
+            phase=_PHASES.get(phase, 0),
+            done=done,
+            total=total,
+            message=message,
+            state=_STATES[state],
+        )

@@ -1,0 +1,136 @@
+"""ControllerService through a real server on loopback, driving the round loop over fakes."""
+
+import uuid
+
+import grpc
+import pytest
+from grpc import aio
+
+from a3t.controller.v1 import controller_pb2 as pb
+from a3t.controller.v1 import controller_pb2_grpc
+from a3t.rpc.client import channel
+from a3t.rpc.server import Registration, start_server
+from a3t_controller.rounds import Services
+from a3t_controller.server import ControllerServicer
+from a3t_controller.store import Store
+
+from tests.unit.controller.fakes import (
+    FakeActRe,
+    FakeCritic,
+    FakeEnv,
+    FakePolicy,
+    FakeTrainer,
+    tasks,
+)
+
+YAML = "max_steps: 6\nexplore_attempts: 4\nexplore_probability: [1.0]\nconcurrency: 2\n"
+
+
+@pytest.fixture
+async def stub(tmp_path):
+    env = FakeEnv({"train": tasks("train", 4), "eval": tasks("eval", 2, start=10)})
+    env.step_delay = 0.02
+    policy = FakePolicy()
+    services = Services(
+        env=env,
+        tasks=env,
+        policy=policy,
+        policy_adapters=policy,
+        actre=FakeActRe(),
+        actre_adapters=None,
+        trainer=FakeTrainer(),
+        critic=FakeCritic(),
+    )
+    store = Store(tmp_path / "c.sqlite")
+    servicer = ControllerServicer(store, services, tmp_path / "artifacts")
+    running = await start_server(
+        "controller",
+        [
+            Registration(
+                controller_pb2_grpc.add_ControllerServiceServicer_to_server,
+                servicer,
+                "a3t.controller.v1.ControllerService",
+            )
+        ],
+        metrics_port=None,
+    )
+    await running.set_serving(True)
+    async with channel(f"127.0.0.1:{running.port}") as chan:
+        yield controller_pb2_grpc.ControllerServiceStub(chan)
+    await servicer.stop_all()
+    await running.server.stop(0)
+
+
+def spec(name="e1", **kw):
+    fields = {
+        "name": name,
+        "train_split": "train",
+        "eval_split": "eval",
+        "rounds": 1,
+        "config_yaml": YAML,
+    }
+    return pb.ExperimentSpec(**{**fields, **kw})
+
+
+async def test_create_watch_list(stub):
+    rid = str(uuid.uuid4())
+    exp = await stub.CreateExperiment(pb.CreateExperimentRequest(request_id=rid, spec=spec()))
+    assert exp.spec.name == "e1"
+    again = await stub.CreateExperiment(pb.CreateExperimentRequest(request_id=rid, spec=spec()))
+    assert again.experiment_id == exp.experiment_id  # idempotent
+    events = [
+        e
+        async for e in stub.WatchExperiment(
+            pb.WatchExperimentRequest(experiment_id=exp.experiment_id), timeout=60
+        )
+    ]
+    assert events[-1].state == pb.EXPERIMENT_STATE_SUCCEEDED
+    assert any(e.phase == pb.ROUND_PHASE_EXPLORE and e.total > 0 for e in events)
+    got = await stub.GetExperiment(pb.GetExperimentRequest(experiment_id=exp.experiment_id))
+    assert got.state == pb.EXPERIMENT_STATE_SUCCEEDED
+    rounds = await stub.ListRounds(pb.ListRoundsRequest(experiment_id=exp.experiment_id))
+    assert len(rounds.rounds) == 1 and rounds.rounds[0].phase == pb.ROUND_PHASE_DONE
+    assert rounds.rounds[0].attempt_total == 4 and rounds.rounds[0].adapter == "e1-round-0"
+    listed = await stub.ListExperiments(pb.ListExperimentsRequest())
+    assert [e.spec.name for e in listed.experiments] == ["e1"]
+
+
+async def _code(coro):
+    with pytest.raises(aio.AioRpcError) as info:
+        await coro
+    return info.value.code(), info.value.details()
+
+
+async def test_errors(stub):
+    code, details = await _code(stub.CreateExperiment(pb.CreateExperimentRequest(spec=spec())))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in details
+    bad = pb.ExperimentSpec(
+        name="bad name!", train_split="x", eval_split="x", explore_probability=[2.0]
+    )
+    code, details = await _code(
+        stub.CreateExperiment(pb.CreateExperimentRequest(request_id="r", spec=bad))
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "name" in details and "explore_probability" in details and "held-out" in details
+    code, _ = await _code(stub.GetExperiment(pb.GetExperimentRequest(experiment_id="nope")))
+    assert code == grpc.StatusCode.NOT_FOUND
+    code, _ = await _code(stub.ListRounds(pb.ListRoundsRequest(experiment_id="nope")))
+    assert code == grpc.StatusCode.NOT_FOUND
+    code, _ = await _code(stub.CancelExperiment(pb.CancelExperimentRequest(experiment_id="nope")))
+    assert code == grpc.StatusCode.NOT_FOUND
+    await stub.CreateExperiment(pb.CreateExperimentRequest(request_id="a", spec=spec("dup")))
+    code, details = await _code(
+        stub.CreateExperiment(
+            pb.CreateExperimentRequest(request_id="b", spec=spec("dup", max_steps=3))
+        )
+    )
+    assert code == grpc.StatusCode.ALREADY_EXISTS and "dup" in details
+
+
+async def test_cancel(stub):
+    exp = await stub.CreateExperiment(
+        pb.CreateExperimentRequest(request_id="c", spec=spec("c", rounds=3))
+    )
+    got = await stub.CancelExperiment(pb.CancelExperimentRequest(experiment_id=exp.experiment_id))
+    # The fake env is slow enough that three rounds cannot finish before the cancel lands.
+    assert got.state == pb.EXPERIMENT_STATE_CANCELLED
