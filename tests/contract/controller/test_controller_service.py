@@ -13,7 +13,6 @@ from a3t.rpc.server import Registration, start_server
 from a3t_controller.rounds import Services
 from a3t_controller.server import ControllerServicer
 from a3t_controller.store import Store
-
 from tests.unit.controller.fakes import (
     FakeActRe,
     FakeCritic,

@@ -7,7 +7,6 @@ from a3t.errors import FailedPrecondition
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.rounds import BASE_ROUND, RoundRunner, Services, check_held_out
 from a3t_controller.store import Store
-
 from tests.unit.controller.fakes import (
     FakeActRe,
     FakeCritic,

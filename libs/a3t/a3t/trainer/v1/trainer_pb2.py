@@ -25,33 +25,33 @@ _sym_db = _symbol_database.Default()
 from a3t.common.v1 import types_pb2 as a3t_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61\x33t/trainer/v1/trainer.proto\x12\x0e\x61\x33t.trainer.v1\x1a\x19\x61\x33t/common/v1/types.proto\"\xa9\x03\n\x0cTrainingSpec\x12\x12\n\nbase_model\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x61taset_uri\x18\x02 \x01(\t\x12\x12\n\noutput_uri\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x64\x61pter_name\x18\x04 \x01(\t\x12\x17\n\x0f\x61\x64\x61pter_version\x18\x05 \x01(\x05\x12\x18\n\x10init_adapter_uri\x18\x06 \x01(\t\x12\x0e\n\x06\x65pochs\x18\x07 \x01(\x05\x12\x15\n\rlearning_rate\x18\x08 \x01(\x01\x12\x11\n\tlora_rank\x18\t \x01(\x05\x12\x12\n\nlora_alpha\x18\n \x01(\x05\x12\x1b\n\x13lora_target_modules\x18\x0b \x03(\t\x12\x15\n\rquantize_4bit\x18\x0c \x01(\x08\x12\"\n\x1ainclude_observation_tokens\x18\r \x01(\x08\x12\x16\n\x0emax_seq_tokens\x18\x0e \x01(\x05\x12\x1b\n\x13negative_prob_floor\x18\x0f \x01(\x01\x12\x1b\n\x13\x61verage_last_epochs\x18\x10 \x01(\x05\x12\x0c\n\x04seed\x18\x11 \x01(\x03\x12\r\n\x05round\x18\x12 \x01(\x05\"\xb0\x01\n\x10TrainingProgress\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x05\x12\x0c\n\x04loss\x18\x04 \x01(\x01\x12\x15\n\rloss_positive\x18\x05 \x01(\x01\x12\x15\n\rloss_negative\x18\x06 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x07 \x01(\x01\x12\x13\n\x0b\x65ta_seconds\x18\x08 \x01(\x01\"\xbb\x02\n\x0bTrainingRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12*\n\x04spec\x18\x03 \x01(\x0b\x32\x1c.a3t.trainer.v1.TrainingSpec\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .a3t.trainer.v1.TrainingRunState\x12\x32\n\x08progress\x18\x05 \x01(\x0b\x32 .a3t.trainer.v1.TrainingProgress\x12)\n\x06output\x18\x06 \x01(\x0b\x32\x19.a3t.common.v1.AdapterRef\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x1b\n\x13\x63reate_time_seconds\x18\x08 \x01(\x01\x12\x18\n\x10\x65nd_time_seconds\x18\t \x01(\x01\"Z\n\x18\x43reateTrainingRunRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.a3t.trainer.v1.TrainingSpec\"\'\n\x15GetTrainingRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\")\n\x17WatchTrainingRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"*\n\x18\x43\x61ncelTrainingRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\",\n\x17ListTrainingRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\"E\n\x18ListTrainingRunsResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.a3t.trainer.v1.TrainingRun*\xd8\x01\n\x10TrainingRunState\x12\"\n\x1eTRAINING_RUN_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRAINING_RUN_STATE_QUEUED\x10\x01\x12\x1e\n\x1aTRAINING_RUN_STATE_RUNNING\x10\x02\x12 \n\x1cTRAINING_RUN_STATE_SUCCEEDED\x10\x03\x12\x1d\n\x19TRAINING_RUN_STATE_FAILED\x10\x04\x12 \n\x1cTRAINING_RUN_STATE_CANCELLED\x10\x05\x32\xe1\x03\n\x0eTrainerService\x12Z\n\x11\x43reateTrainingRun\x12(.a3t.trainer.v1.CreateTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun\x12T\n\x0eGetTrainingRun\x12%.a3t.trainer.v1.GetTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun\x12Z\n\x10WatchTrainingRun\x12\'.a3t.trainer.v1.WatchTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun0\x01\x12Z\n\x11\x43\x61ncelTrainingRun\x12(.a3t.trainer.v1.CancelTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun\x12\x65\n\x10ListTrainingRuns\x12\'.a3t.trainer.v1.ListTrainingRunsRequest\x1a(.a3t.trainer.v1.ListTrainingRunsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61\x33t/trainer/v1/trainer.proto\x12\x0e\x61\x33t.trainer.v1\x1a\x19\x61\x33t/common/v1/types.proto\"\xc0\x03\n\x0cTrainingSpec\x12\x12\n\nbase_model\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x61taset_uri\x18\x02 \x01(\t\x12\x12\n\noutput_uri\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x64\x61pter_name\x18\x04 \x01(\t\x12\x17\n\x0f\x61\x64\x61pter_version\x18\x05 \x01(\x05\x12\x18\n\x10init_adapter_uri\x18\x06 \x01(\t\x12\x0e\n\x06\x65pochs\x18\x07 \x01(\x05\x12\x15\n\rlearning_rate\x18\x08 \x01(\x01\x12\x11\n\tlora_rank\x18\t \x01(\x05\x12\x12\n\nlora_alpha\x18\n \x01(\x05\x12\x1b\n\x13lora_target_modules\x18\x0b \x03(\t\x12\x15\n\rquantize_4bit\x18\x0c \x01(\x08\x12\"\n\x1ainclude_observation_tokens\x18\r \x01(\x08\x12\x16\n\x0emax_seq_tokens\x18\x0e \x01(\x05\x12\x1b\n\x13negative_prob_floor\x18\x0f \x01(\x01\x12\x1b\n\x13\x61verage_last_epochs\x18\x10 \x01(\x05\x12\x0c\n\x04seed\x18\x11 \x01(\x03\x12\r\n\x05round\x18\x12 \x01(\x05\x12\x15\n\rsystem_prompt\x18\x13 \x01(\t\"\xb0\x01\n\x10TrainingProgress\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x05\x12\x0c\n\x04loss\x18\x04 \x01(\x01\x12\x15\n\rloss_positive\x18\x05 \x01(\x01\x12\x15\n\rloss_negative\x18\x06 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x07 \x01(\x01\x12\x13\n\x0b\x65ta_seconds\x18\x08 \x01(\x01\"\xbb\x02\n\x0bTrainingRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12*\n\x04spec\x18\x03 \x01(\x0b\x32\x1c.a3t.trainer.v1.TrainingSpec\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .a3t.trainer.v1.TrainingRunState\x12\x32\n\x08progress\x18\x05 \x01(\x0b\x32 .a3t.trainer.v1.TrainingProgress\x12)\n\x06output\x18\x06 \x01(\x0b\x32\x19.a3t.common.v1.AdapterRef\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x1b\n\x13\x63reate_time_seconds\x18\x08 \x01(\x01\x12\x18\n\x10\x65nd_time_seconds\x18\t \x01(\x01\"Z\n\x18\x43reateTrainingRunRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.a3t.trainer.v1.TrainingSpec\"\'\n\x15GetTrainingRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\")\n\x17WatchTrainingRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"*\n\x18\x43\x61ncelTrainingRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\",\n\x17ListTrainingRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\"E\n\x18ListTrainingRunsResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.a3t.trainer.v1.TrainingRun*\xd8\x01\n\x10TrainingRunState\x12\"\n\x1eTRAINING_RUN_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRAINING_RUN_STATE_QUEUED\x10\x01\x12\x1e\n\x1aTRAINING_RUN_STATE_RUNNING\x10\x02\x12 \n\x1cTRAINING_RUN_STATE_SUCCEEDED\x10\x03\x12\x1d\n\x19TRAINING_RUN_STATE_FAILED\x10\x04\x12 \n\x1cTRAINING_RUN_STATE_CANCELLED\x10\x05\x32\xe1\x03\n\x0eTrainerService\x12Z\n\x11\x43reateTrainingRun\x12(.a3t.trainer.v1.CreateTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun\x12T\n\x0eGetTrainingRun\x12%.a3t.trainer.v1.GetTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun\x12Z\n\x10WatchTrainingRun\x12\'.a3t.trainer.v1.WatchTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun0\x01\x12Z\n\x11\x43\x61ncelTrainingRun\x12(.a3t.trainer.v1.CancelTrainingRunRequest\x1a\x1b.a3t.trainer.v1.TrainingRun\x12\x65\n\x10ListTrainingRuns\x12\'.a3t.trainer.v1.ListTrainingRunsRequest\x1a(.a3t.trainer.v1.ListTrainingRunsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'a3t.trainer.v1.trainer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRAININGRUNSTATE']._serialized_start=1338
-  _globals['_TRAININGRUNSTATE']._serialized_end=1554
+  _globals['_TRAININGRUNSTATE']._serialized_start=1361
+  _globals['_TRAININGRUNSTATE']._serialized_end=1577
   _globals['_TRAININGSPEC']._serialized_start=76
-  _globals['_TRAININGSPEC']._serialized_end=501
-  _globals['_TRAININGPROGRESS']._serialized_start=504
-  _globals['_TRAININGPROGRESS']._serialized_end=680
-  _globals['_TRAININGRUN']._serialized_start=683
-  _globals['_TRAININGRUN']._serialized_end=998
-  _globals['_CREATETRAININGRUNREQUEST']._serialized_start=1000
-  _globals['_CREATETRAININGRUNREQUEST']._serialized_end=1090
-  _globals['_GETTRAININGRUNREQUEST']._serialized_start=1092
-  _globals['_GETTRAININGRUNREQUEST']._serialized_end=1131
-  _globals['_WATCHTRAININGRUNREQUEST']._serialized_start=1133
-  _globals['_WATCHTRAININGRUNREQUEST']._serialized_end=1174
-  _globals['_CANCELTRAININGRUNREQUEST']._serialized_start=1176
-  _globals['_CANCELTRAININGRUNREQUEST']._serialized_end=1218
-  _globals['_LISTTRAININGRUNSREQUEST']._serialized_start=1220
-  _globals['_LISTTRAININGRUNSREQUEST']._serialized_end=1264
-  _globals['_LISTTRAININGRUNSRESPONSE']._serialized_start=1266
-  _globals['_LISTTRAININGRUNSRESPONSE']._serialized_end=1335
-  _globals['_TRAINERSERVICE']._serialized_start=1557
-  _globals['_TRAINERSERVICE']._serialized_end=2038
+  _globals['_TRAININGSPEC']._serialized_end=524
+  _globals['_TRAININGPROGRESS']._serialized_start=527
+  _globals['_TRAININGPROGRESS']._serialized_end=703
+  _globals['_TRAININGRUN']._serialized_start=706
+  _globals['_TRAININGRUN']._serialized_end=1021
+  _globals['_CREATETRAININGRUNREQUEST']._serialized_start=1023
+  _globals['_CREATETRAININGRUNREQUEST']._serialized_end=1113
+  _globals['_GETTRAININGRUNREQUEST']._serialized_start=1115
+  _globals['_GETTRAININGRUNREQUEST']._serialized_end=1154
+  _globals['_WATCHTRAININGRUNREQUEST']._serialized_start=1156
+  _globals['_WATCHTRAININGRUNREQUEST']._serialized_end=1197
+  _globals['_CANCELTRAININGRUNREQUEST']._serialized_start=1199
+  _globals['_CANCELTRAININGRUNREQUEST']._serialized_end=1241
+  _globals['_LISTTRAININGRUNSREQUEST']._serialized_start=1243
+  _globals['_LISTTRAININGRUNSREQUEST']._serialized_end=1287
+  _globals['_LISTTRAININGRUNSRESPONSE']._serialized_start=1289
+  _globals['_LISTTRAININGRUNSRESPONSE']._serialized_end=1358
+  _globals['_TRAINERSERVICE']._serialized_start=1580
+  _globals['_TRAINERSERVICE']._serialized_end=2061
 # @@protoc_insertion_point(module_scope)

@@ -24,7 +24,7 @@ TRAINING_RUN_STATE_FAILED: TrainingRunState
 TRAINING_RUN_STATE_CANCELLED: TrainingRunState
 
 class TrainingSpec(_message.Message):
-    __slots__ = ("base_model", "dataset_uri", "output_uri", "adapter_name", "adapter_version", "init_adapter_uri", "epochs", "learning_rate", "lora_rank", "lora_alpha", "lora_target_modules", "quantize_4bit", "include_observation_tokens", "max_seq_tokens", "negative_prob_floor", "average_last_epochs", "seed", "round")
+    __slots__ = ("base_model", "dataset_uri", "output_uri", "adapter_name", "adapter_version", "init_adapter_uri", "epochs", "learning_rate", "lora_rank", "lora_alpha", "lora_target_modules", "quantize_4bit", "include_observation_tokens", "max_seq_tokens", "negative_prob_floor", "average_last_epochs", "seed", "round", "system_prompt")
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     DATASET_URI_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_URI_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class TrainingSpec(_message.Message):
     AVERAGE_LAST_EPOCHS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_PROMPT_FIELD_NUMBER: _ClassVar[int]
     base_model: str
     dataset_uri: str
     output_uri: str
@@ -61,7 +62,8 @@ class TrainingSpec(_message.Message):
     average_last_epochs: int
     seed: int
     round: int
-    def __init__(self, base_model: _Optional[str] = ..., dataset_uri: _Optional[str] = ..., output_uri: _Optional[str] = ..., adapter_name: _Optional[str] = ..., adapter_version: _Optional[int] = ..., init_adapter_uri: _Optional[str] = ..., epochs: _Optional[int] = ..., learning_rate: _Optional[float] = ..., lora_rank: _Optional[int] = ..., lora_alpha: _Optional[int] = ..., lora_target_modules: _Optional[_Iterable[str]] = ..., quantize_4bit: _Optional[bool] = ..., include_observation_tokens: _Optional[bool] = ..., max_seq_tokens: _Optional[int] = ..., negative_prob_floor: _Optional[float] = ..., average_last_epochs: _Optional[int] = ..., seed: _Optional[int] = ..., round: _Optional[int] = ...) -> None: ...
+    system_prompt: str
+    def __init__(self, base_model: _Optional[str] = ..., dataset_uri: _Optional[str] = ..., output_uri: _Optional[str] = ..., adapter_name: _Optional[str] = ..., adapter_version: _Optional[int] = ..., init_adapter_uri: _Optional[str] = ..., epochs: _Optional[int] = ..., learning_rate: _Optional[float] = ..., lora_rank: _Optional[int] = ..., lora_alpha: _Optional[int] = ..., lora_target_modules: _Optional[_Iterable[str]] = ..., quantize_4bit: _Optional[bool] = ..., include_observation_tokens: _Optional[bool] = ..., max_seq_tokens: _Optional[int] = ..., negative_prob_floor: _Optional[float] = ..., average_last_epochs: _Optional[int] = ..., seed: _Optional[int] = ..., round: _Optional[int] = ..., system_prompt: _Optional[str] = ...) -> None: ...
 
 class TrainingProgress(_message.Message):
     __slots__ = ("step", "total_steps", "epoch", "loss", "loss_positive", "loss_negative", "tokens_per_second", "eta_seconds")
