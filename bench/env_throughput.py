@@ -1,0 +1,123 @@
+"""Env steps/s through the gRPC service vs the raw engine in-process, same games, same run.
+
+    .venv/bin/python bench/env_throughput.py [--games 12] [--workers 1 2] [--repeats 2]
+
+The raw engine replays each walkthrough in this process, one game after another (one core). The
+service runs as a real process (`python -m a3t_env`) with W game-worker processes; a client opens
+one session per game and replays all walkthroughs concurrently, so W workers can use W cores.
+Loading is timed apart from stepping (a session pays it once). Every replay must win.
+Results go to stdout and, with --write, into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from env_engine import DEFAULT_DATA_ROOT, EngineRun, run_walkthroughs_inprocess  # noqa: E402
+
+from a3t.env.v1 import env_pb2, env_pb2_grpc  # noqa: E402
+from a3t.procs import start_service  # noqa: E402
+from a3t.rpc.client import channel  # noqa: E402
+from a3t_env.alfworld import discover_games, read_walkthrough  # noqa: E402
+
+SECTION = "## Env service: steps/s through gRPC vs the raw engine"
+
+
+async def run_service(data_root: Path, split: str, games, workers: int) -> EngineRun:
+    with tempfile.TemporaryDirectory() as logs:
+        proc = start_service(
+            "env", ["--data-root", str(data_root), "--workers", str(workers),
+                    "--log-level", "WARNING"], log_dir=Path(logs),
+        )
+        try:
+            await proc.wait_ready(120)
+            async with channel(proc.target) as chan:
+                stub = env_pb2_grpc.EnvServiceStub(chan)
+                t0 = time.perf_counter()
+                sessions = await asyncio.gather(*(
+                    stub.CreateSession(env_pb2.CreateSessionRequest(
+                        env="alfworld", split=split, task_id=g.task_id), timeout=300)
+                    for g in games))
+                t1 = time.perf_counter()
+
+                async def replay(session_id: str, walkthrough: list[str]) -> bool:
+                    for action in walkthrough:
+                        resp = await stub.Step(
+                            env_pb2.StepRequest(session_id=session_id, action=action), timeout=60)
+                    return resp.won
+
+                walkthroughs = [read_walkthrough(g.path) for g in games]
+                won = await asyncio.gather(*(replay(s.session_id, w)
+                                             for s, w in zip(sessions, walkthroughs, strict=True)))
+                t2 = time.perf_counter()
+        finally:
+            proc.stop()
+    if not all(won):
+        raise RuntimeError("a walkthrough did not win through the service: results invalid")
+    return EngineRun(sum(map(len, walkthroughs)), t2 - t1, t1 - t0, len(games))
+
+
+def write_section(path: Path, body: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if SECTION in text:
+        start = text.index(SECTION)
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + body + (text[nxt + 1:] if nxt != -1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + body
+    path.write_text(text.rstrip() + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--split", default="valid_seen")
+    parser.add_argument("--games", type=int, default=12)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=2, help="best of N per configuration")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    games = discover_games(args.data_root, args.split)[: args.games]
+
+    rows: list[tuple[str, EngineRun]] = []
+    best = max((run_walkthroughs_inprocess(games) for _ in range(args.repeats)),
+               key=lambda r: r.steps_per_second)
+    rows.append(("raw engine, in-process (1 core)", best))
+    for workers in args.workers:
+        runs = [asyncio.run(run_service(args.data_root, args.split, games, workers))
+                for _ in range(args.repeats)]
+        rows.append((f"gRPC service, {workers} worker(s)", max(runs, key=lambda r: r.steps_per_second)))
+
+    raw = rows[0][1].steps_per_second
+    lines = [
+        SECTION, "",
+        f"Command: `.venv/bin/python bench/env_throughput.py --games {args.games} --workers "
+        f"{' '.join(map(str, args.workers))} --repeats {args.repeats} --write` "
+        f"({date.today()}, {platform.machine()} {os.cpu_count()}-core CPU, best of "
+        f"{args.repeats}). {len(games)} {args.split} games, walkthroughs replayed; every replay "
+        "won. The service runs as a real process; its client replays all games concurrently.",
+        "",
+        "| configuration | steps | step s | steps/s | vs raw | load s (all games) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, r in rows:
+        lines.append(f"| {label} | {r.steps} | {r.seconds:.2f} | {r.steps_per_second:.1f} | "
+                     f"{r.steps_per_second / raw:.2f}x | {r.load_seconds:.1f} |")
+    body = "\n".join(lines) + "\n"
+    print(body)
+    if args.write:
+        write_section(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md", body)
+
+
+if __name__ == "__main__":
+    main()
