@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -19,8 +20,8 @@ from typing import Protocol
 from a3t.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted
 from a3t.trajectory import Task
 from a3t_env import metrics
-from a3t_env.alfworld import GameRecord, GameState, discover_games
-from a3t_env.config import SERVED_ENVS, SPLIT_NAME, EnvSettings
+from a3t_env.alfworld import GAME_FILE, JSON_DIR, GameRecord, GameState, discover_games
+from a3t_env.config import SERVED_ENVS, EnvSettings
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +287,41 @@ class EnvCore:
 
     # --- generation
 
-    def check_split_name(self, split: str) -> None:
-        if not SPLIT_NAME.match(split):
-            raise InvalidArgument(f"split {split!r} must be 1-64 letters, digits, '_' or '-'")
+    async def generate_tasks(
+        self,
+        env: str,
+        split: str,
+        level: int,
+        seed: int,
+        count: int,
+        task_types: tuple[str, ...] = (),
+    ) -> int:
+        """Writes a split of generated games under data_root and serves it; returns its size.
+
+        Idempotent: the same (split, level, seed, count, types) again finds the same games. A
+        split that already holds other games is refused rather than mixed.
+        """
+        self._check_env(env)
+        from a3t_env.gen import generate_games  # imported here: only this RPC needs it
+
+        root = self._settings.data_root
+        split_dir = root / JSON_DIR / split
+        types = list(task_types) or None
+        if split_dir.exists() and any(split_dir.iterdir()):
+            with tempfile.TemporaryDirectory() as tmp:
+                fresh = await asyncio.to_thread(
+                    generate_games, Path(tmp), split, level, seed, count, types
+                )
+                wanted = {p.relative_to(Path(tmp) / JSON_DIR / split) for p in fresh}
+            have = {p.relative_to(split_dir) for p in split_dir.glob(f"*/*/{GAME_FILE}")}
+            if have != wanted:
+                raise FailedPrecondition(
+                    f"split {split!r} already holds {len(have)} other games under {split_dir}; "
+                    "pick another split name"
+                )
+            return self.refresh_split(split)
+        await asyncio.to_thread(generate_games, root, split, level, seed, count, types)
+        return self.refresh_split(split)
 
     def refresh_split(self, split: str) -> int:
         """Forgets the cached listing of a split (after games were written) and re-reads it."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from a3t.convert import task_to_pb
 from a3t.env.v1 import env_pb2, env_pb2_grpc
-from a3t.errors import Unimplemented
 from a3t_env.core import EnvCore
 
 
@@ -63,4 +62,12 @@ class EnvServicer(env_pb2_grpc.EnvServiceServicer):
     async def GenerateTasks(
         self, request: env_pb2.GenerateTasksRequest, context
     ) -> env_pb2.GenerateTasksResponse:
-        raise Unimplemented("GenerateTasks: the ALFWorld game generator is not built yet")
+        total = await self._core.generate_tasks(
+            request.env,
+            request.split,
+            request.level,
+            request.seed,
+            request.count,
+            tuple(request.task_types),
+        )
+        return env_pb2.GenerateTasksResponse(split=request.split, total_size=total)
