@@ -20,6 +20,7 @@ from typing import Protocol
 from a3t.compose import TaskOutcome, WeightedTrajectory, compose_task, write_dataset
 from a3t.errors import FailedPrecondition
 from a3t.trajectory import Task, Trajectory
+from a3t_controller import metrics
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.episode import (
     ActReClient,
@@ -194,6 +195,9 @@ class RoundRunner:
 
     def _advance(self, exp: str, round_: int, phase: str, stats: dict) -> str:
         self._store.set_round_phase(exp, round_, phase, stats)
+        metrics.ROUND.set(round_)
+        for name in PHASES:
+            metrics.PHASE.labels(phase=name).set(int(name == phase))
         self._emit(exp, round_, phase, 0, 0, f"round {round_}: {phase}")
         return phase
 
@@ -226,6 +230,7 @@ class RoundRunner:
             async with sem:
                 traj = await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
             self._store.add_trajectory(exp, round_, phase, attempt, traj)
+            metrics.EPISODES.labels(phase=phase, outcome="won" if traj.won else "lost").inc()
             done += 1
             won += traj.won
             self._emit(
@@ -296,6 +301,7 @@ class RoundRunner:
                 async with sem:
                     traj = await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
                 self._store.add_trajectory(exp, round_, "explore", attempt, traj)
+                metrics.EPISODES.labels(phase="explore", outcome="won" if traj.won else "lost").inc()
                 wins += traj.won
                 done += 1
                 self._emit(
