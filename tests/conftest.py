@@ -24,3 +24,12 @@ def alfworld_data() -> Path:
     if not (ALFWORLD_DATA / "json_2.1.1" / "valid_seen").is_dir():
         raise FileNotFoundError(f"real ALFWorld games not found at {ALFWORLD_DATA}")
     return ALFWORLD_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random model (a3t.inference.tiny), built offline once per session: what the model
+    services' contract and e2e tests serve."""
+    from a3t.inference.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))

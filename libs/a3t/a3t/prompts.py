@@ -8,7 +8,7 @@ type; each step is one assistant turn `think: <thought>` + `<action>` (see infer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from a3t.inference.base import ChatMessage
 from a3t.inference.chat import format_step, react_messages
@@ -340,11 +340,15 @@ CRITIC_FORMAT = (
 )
 
 
-def critic_messages(traj: Trajectory, rubric: str) -> list[ChatMessage]:
+def critic_messages(
+    traj: Trajectory, rubric: str, rubrics: Mapping[str, str] = RUBRICS
+) -> list[ChatMessage]:
+    """The critic's chat for one trajectory; `rubrics` maps rubric names to their text (the
+    critic service passes the built-in ones merged with its configured ones)."""
     user = (
         f"Task: {traj.task.instruction or traj.task.task_id}\n\nTranscript:\n"
         f"{_transcript(traj.task, traj.initial_observation, traj.steps)}\n\n"
-        f"Rubric: {RUBRICS[rubric]}\n{CRITIC_FORMAT}"
+        f"Rubric: {rubrics[rubric]}\n{CRITIC_FORMAT}"
     )
     return [
         ChatMessage("system", "You are a strict evaluator of agent trajectories."),

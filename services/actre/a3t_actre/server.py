@@ -1,0 +1,45 @@
+"""gRPC servicer of the ActRe service: translates requests to ActReCore calls and back."""
+
+from __future__ import annotations
+
+from a3t.actre.v1 import actre_pb2, actre_pb2_grpc
+from a3t.common.v1 import types_pb2
+from a3t.convert import step_from_pb, task_from_pb, usage_to_pb
+from a3t.model_service import ModelRpcs, params_from_pb
+from a3t_actre.core import ActReCore
+
+
+class ActReServicer(actre_pb2_grpc.ActReServiceServicer):
+    def __init__(self, core: ActReCore):
+        self._core = core
+        self._model = ModelRpcs(core.model)
+
+    async def Explain(
+        self, request: actre_pb2.ExplainRequest, context
+    ) -> actre_pb2.ExplainResponse:
+        out = await self._core.explain(
+            task=task_from_pb(request.task),
+            initial_observation=request.initial_observation,
+            history=tuple(step_from_pb(s) for s in request.history),
+            action=request.action,
+            params=params_from_pb(request.params, self._core.settings.max_new_tokens),
+            adapter=request.adapter,
+        )
+        return actre_pb2.ExplainResponse(
+            rationale=out.rationale, raw_text=out.raw_text, usage=usage_to_pb(out.usage)
+        )
+
+    async def LoadAdapter(
+        self, request: types_pb2.LoadAdapterRequest, context
+    ) -> types_pb2.LoadAdapterResponse:
+        return await self._model.load_adapter(request)
+
+    async def UnloadAdapter(
+        self, request: types_pb2.UnloadAdapterRequest, context
+    ) -> types_pb2.UnloadAdapterResponse:
+        return await self._model.unload_adapter(request)
+
+    async def GetModelInfo(
+        self, request: types_pb2.GetModelInfoRequest, context
+    ) -> types_pb2.ModelInfo:
+        return await self._model.get_model_info(request)

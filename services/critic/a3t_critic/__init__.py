@@ -1,0 +1,1 @@
+"""a3t critic service: an LLM judge that scores finished trajectories."""

@@ -1,0 +1,1 @@
+"""a3t policy service: the ReAct agent over an inference engine."""
