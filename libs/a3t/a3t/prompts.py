@@ -270,7 +270,10 @@ def exemplar(env: str, task_type: str) -> list[ChatMessage]:
 def policy_messages(
     task: Task, initial_observation: str, history: Sequence[Step], *, with_exemplar: bool = True
 ) -> list[ChatMessage]:
-    """The policy's chat for its next step; the trainer renders trajectories the same way."""
+    """The policy's chat for its next step. The base model gets the 1-shot exemplar; a policy
+    with a trained adapter does not, and the trainer renders trajectories without it
+    (`trajectory_policy_messages(..., with_exemplar=False)`), so an adapter is trained on exactly
+    the text it will act on."""
     shot = exemplar(task.env, task.task_type) if with_exemplar else []
     return react_messages(policy_system(task.env), shot, task, initial_observation, history)
 

@@ -164,7 +164,10 @@ class PolicyCore:
             raise InvalidArgument(
                 "ground_actions needs admissible_actions: grounding picks one of them"
             )
-        messages = policy_messages(task, initial_observation, history)
+        # The 1-shot exemplar teaches the base model the format; a trained adapter acts without
+        # it, exactly as the trainer renders its data (a3t.prompts.trajectory_policy_messages).
+        with_exemplar = self.model.adapter_used(adapter) == ""
+        messages = policy_messages(task, initial_observation, history, with_exemplar=with_exemplar)
         out = await self.model.generate(messages, params, episode_id=episode_id, adapter=adapter)
         step = parse_output(out.text, self.settings.max_action_chars)
         env = task.env

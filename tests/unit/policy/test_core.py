@@ -210,6 +210,11 @@ async def test_adapters_episodes_and_a_model_still_loading(tmp_path) -> None:
     )
     assert (active.adapter, base.adapter) == ("r1", "")
     assert [c.adapter for c in engine.generate_calls] == [None, "base"]
+    # The base model gets the 1-shot exemplar; a trained adapter acts without it, as trained.
+    with_adapter, with_base = (c.messages for c in engine.generate_calls)
+    assert with_adapter == policy_messages(TASK, OBS, (), with_exemplar=False)
+    assert with_base == policy_messages(TASK, OBS, ())
+    assert len(with_base) > len(with_adapter) + 4
 
     await core.act(task=TASK, initial_observation=OBS, history=(), params=PARAMS, episode_id="e")
     assert core.end_episode("e") is True
