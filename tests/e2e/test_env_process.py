@@ -76,6 +76,7 @@ async def test_env_process_plays_real_games(alfworld_data, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~9 CPU-minutes of engine work
 async def test_all_valid_seen_games_won_through_the_service(alfworld_data, tmp_path):
     games = discover_games(alfworld_data, SPLIT)
     assert len(games) == 140

@@ -1,0 +1,131 @@
+"""Raw ALFWorld engine throughput: walkthroughs replayed in-process and through a GamePool.
+
+Helpers for the env benchmarks (bench/env_throughput.py adds the gRPC side), and a script:
+
+    python bench/env_engine.py [--split valid_seen] [--games 12] [--workers 1 2]
+
+Loading (game load + first reset) is timed apart from stepping, because a session pays it once
+while an episode pays a step per action. Every replay must win, or the numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from a3t_env.alfworld import AlfworldGame, GameRecord, discover_games, read_walkthrough
+from a3t_env.pool import GamePool
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alfworld"
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """Result of one replay run. Unpacks as `(steps, seconds)`; seconds counts stepping only."""
+
+    steps: int
+    seconds: float  # wall-clock seconds spent stepping
+    load_seconds: float  # wall-clock seconds spent loading games and making their first reset
+    games: int
+
+    def __iter__(self) -> Iterator[float]:
+        yield self.steps
+        yield self.seconds
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds else 0.0
+
+
+def _check_won(record: GameRecord, won: bool) -> None:
+    if not won:
+        raise RuntimeError(f"walkthrough of {record.task_id} did not win: the benchmark is invalid")
+
+
+def run_walkthroughs_inprocess(games: Sequence[GameRecord]) -> EngineRun:
+    """Replay each game's walkthrough through AlfworldGame, one game after another."""
+    steps, step_s, load_s = 0, 0.0, 0.0
+    for record in games:
+        walkthrough = read_walkthrough(record.path)
+        t0 = time.perf_counter()
+        game = AlfworldGame(record.path)
+        game.reset()
+        t1 = time.perf_counter()
+        for action in walkthrough:
+            state = game.step(action)
+        step_s += time.perf_counter() - t1
+        load_s += t1 - t0
+        steps += len(walkthrough)
+        _check_won(record, state.won)
+    return EngineRun(steps=steps, seconds=step_s, load_seconds=load_s, games=len(games))
+
+
+async def _run_pool(games: Sequence[GameRecord], workers: int) -> EngineRun:
+    walkthroughs = [read_walkthrough(r.path) for r in games]
+    session_ids = [str(uuid.uuid4()) for _ in games]
+    pool = GamePool(workers=workers)
+    await pool.start()
+    try:
+        # Phase 1: open every session at once (least-loaded placement spreads them).
+        t0 = time.perf_counter()
+        opens = [pool.open(s, r.path) for s, r in zip(session_ids, games, strict=True)]
+        await asyncio.gather(*opens)
+        t1 = time.perf_counter()
+
+        # Phase 2: every session replays its walkthrough; all sessions run concurrently.
+        async def replay(session_id: str, walkthrough: list[str]) -> bool:
+            for action in walkthrough:
+                state = await pool.step(session_id, action)
+            return state.won
+
+        replays = [replay(s, w) for s, w in zip(session_ids, walkthroughs, strict=True)]
+        won = await asyncio.gather(*replays)
+        t2 = time.perf_counter()
+        await asyncio.gather(*(pool.close(s) for s in session_ids))
+    finally:
+        await pool.shutdown()
+    for record, ok in zip(games, won, strict=True):
+        _check_won(record, ok)
+    steps = sum(len(w) for w in walkthroughs)
+    return EngineRun(steps=steps, seconds=t2 - t1, load_seconds=t1 - t0, games=len(games))
+
+
+def run_walkthroughs_pool(games: Sequence[GameRecord], workers: int) -> EngineRun:
+    """Replay the walkthroughs through a fresh GamePool(workers); worker start-up is not timed."""
+    return asyncio.run(_run_pool(games, workers))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--split", default="valid_seen")
+    parser.add_argument("--games", type=int, default=12, help="first N games of the split")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    games = discover_games(args.data_root, args.split)[: args.games]
+    runs = {"in-process": run_walkthroughs_inprocess(games)}
+    for workers in args.workers:
+        runs[f"pool({workers})"] = run_walkthroughs_pool(games, workers)
+
+    print(f"{len(games)} {args.split} games, walkthrough replay")
+    print(f"{'mode':<12} {'steps':>6} {'step s':>8} {'steps/s':>8} {'load s':>8} {'s/load':>7}")
+    for name, run in runs.items():
+        per_load = run.load_seconds / run.games
+        print(
+            f"{name:<12} {run.steps:>6} {run.seconds:>8.2f} {run.steps_per_second:>8.1f} "
+            f"{run.load_seconds:>8.2f} {per_load:>7.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""The ALFWorld engine layer against the real engine and the real games in ../shared/data/alfworld.
+
+The fixed sample is the first valid_seen game (by task_id) of each of the 6 task types. Missing
+data fails these tests (the `alfworld_data` fixture raises): CI has the data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from a3t.errors import A3tError, FailedPrecondition, NotFound, Unavailable
+from a3t_env.alfworld import (
+    TASK_TYPES,
+    AlfworldGame,
+    GameRecord,
+    GameState,
+    discover_games,
+    read_walkthrough,
+)
+from a3t_env.pool import GamePool
+
+
+@pytest.fixture(scope="module")
+def valid_seen(alfworld_data: Path) -> list[GameRecord]:
+    return discover_games(alfworld_data, "valid_seen")
+
+
+@pytest.fixture(scope="module")
+def sample(valid_seen: list[GameRecord]) -> dict[str, GameRecord]:
+    """task type -> the first valid_seen game of that type."""
+    firsts: dict[str, GameRecord] = {}
+    for record in valid_seen:
+        firsts.setdefault(record.task_type, record)
+    return firsts
+
+
+def _check_walkthrough_episode(
+    record: GameRecord, instruction: str, first: GameState, states: list[GameState]
+) -> None:
+    """Won on the last step only, reward 1.0 there and 0.0 everywhere else."""
+    assert first.observation.startswith("-= Welcome to TextWorld, ALFRED! =-\n\n")
+    assert f"\n\nYour task is to: {instruction}." in first.observation
+    assert (first.reward, first.done, first.won) == (0.0, False, False)
+    assert [s.won for s in states] == [False] * (len(states) - 1) + [True], record.task_id
+    assert [s.done for s in states] == [False] * (len(states) - 1) + [True]
+    assert [s.reward for s in states] == [0.0] * (len(states) - 1) + [1.0]
+    assert all(s.observation != "Nothing happens." for s in states), record.task_id
+
+
+def test_valid_seen_has_140_games_of_6_types(valid_seen: list[GameRecord]) -> None:
+    assert len(valid_seen) == 140
+    assert {r.task_type for r in valid_seen} == set(TASK_TYPES)
+    assert all(r.path.name == "game.tw-pddl" and r.split == "valid_seen" for r in valid_seen)
+
+
+@pytest.mark.parametrize("task_type", TASK_TYPES)
+def test_walkthrough_wins_in_process(sample: dict[str, GameRecord], task_type: str) -> None:
+    record = sample[task_type]
+    game = AlfworldGame(record.path)
+    instruction, first = game.reset()
+    states = [game.step(action) for action in read_walkthrough(record.path)]
+    _check_walkthrough_episode(record, instruction, first, states)
+
+
+def test_first_observation_and_steps_match_alfworlds_own_env(
+    sample: dict[str, GameRecord], tmp_path: Path
+) -> None:
+    """Replay through alfworld's own AlfredTWEnv.init_env (its wrappers, request_infos and
+    textworld.gym) and through AlfworldGame: every observation and admissible list is identical."""
+    from alfworld.agents.environment.alfred_tw_env import AlfredTWEnv
+
+    record = sample["pick_two_obj_and_place"]  # the quickest of the sample to load and reset
+    config = {
+        "env": {"domain_randomization": False, "expert_type": "handcoded"},
+        "general": {"training_method": "dagger"},
+        "dagger": {"training": {"max_nb_steps_per_episode": 50}},
+    }
+    # Skip __init__: it only walks a data dir for traj_data.json files, which these games lack.
+    reference = AlfredTWEnv.__new__(AlfredTWEnv)
+    reference.config, reference.train_eval = config, "eval_in_distribution"
+    reference.game_files = [str(record.path)]
+    env = reference.init_env(batch_size=1)
+    obs, infos = env.reset()
+
+    game = AlfworldGame(record.path)
+    _, first = game.reset()
+    assert first.observation == obs[0]
+    assert list(first.admissible) == infos["admissible_commands"][0]
+
+    actions = ["jump", "look", "inventory", *read_walkthrough(record.path)]
+    for action in actions:
+        obs, _, dones, infos = env.step([action])
+        state = game.step(action)
+        assert state.observation == obs[0], action
+        assert list(state.admissible) == infos["admissible_commands"][0], action
+        assert state.won == infos["won"][0]
+        assert state.done == dones[0]
+    assert state.won
+    env.close()
+
+
+def test_impossible_action_is_answered_nothing_happens(sample: dict[str, GameRecord]) -> None:
+    game = AlfworldGame(sample["pick_and_place_simple"].path)
+    _, first = game.reset()
+    for action in ["fly to the moon", "take mug 99 from desk 1", ""]:
+        state = game.step(action)
+        assert state == GameState("Nothing happens.", first.admissible, 0.0, False, False)
+
+
+def test_reset_after_win_starts_a_fresh_episode(sample: dict[str, GameRecord]) -> None:
+    record = sample["look_at_obj_in_light"]
+    game = AlfworldGame(record.path)
+    walkthrough = read_walkthrough(record.path)
+    instruction, first = game.reset()
+    for action in walkthrough:
+        last = game.step(action)
+    assert last.won
+    with pytest.raises(FailedPrecondition, match="reset"):
+        game.step("look")
+
+    again_instruction, again = game.reset()
+    assert (again_instruction, again) == (instruction, first)
+    # The episode really restarted: the first walkthrough step is not a win, the last one is.
+    states = [game.step(action) for action in walkthrough]
+    _check_walkthrough_episode(record, instruction, again, states)
+
+
+def test_step_before_reset_and_bad_game_files(
+    tmp_path: Path, sample: dict[str, GameRecord]
+) -> None:
+    game = AlfworldGame(sample["pick_and_place_simple"].path)
+    with pytest.raises(FailedPrecondition, match="reset"):
+        game.step("look")
+
+    with pytest.raises(NotFound, match="does not exist"):
+        AlfworldGame(tmp_path / "nope" / "game.tw-pddl")
+    broken = tmp_path / "broken.tw-pddl"
+    broken.write_text("{not json")
+    with pytest.raises(FailedPrecondition, match="not a playable game"):
+        AlfworldGame(broken)
+    no_problem = tmp_path / "no_problem.tw-pddl"
+    no_problem.write_text(json.dumps({"pddl_domain": "", "grammar": ""}))
+    with pytest.raises(FailedPrecondition, match="KeyError"):
+        AlfworldGame(no_problem)
+
+
+# --- the pool, with real worker processes -----------------------------------------------------
+
+
+async def _play(pool: GamePool, session_id: str, record: GameRecord) -> None:
+    instruction, first = await pool.open(session_id, record.path)
+    states = [await pool.step(session_id, a) for a in read_walkthrough(record.path)]
+    await pool.close(session_id)
+    _check_walkthrough_episode(record, instruction, first, states)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def pool2() -> AsyncIterator[GamePool]:
+    """One GamePool(2) for the module: starting worker processes costs seconds."""
+    pool = GamePool(workers=2)
+    await pool.start()
+    yield pool
+    await pool.shutdown()
+
+
+# Two games at a time, one per worker, a slow loader with a quick one: each test stays short.
+POOL_PAIRS = [
+    ("pick_clean_then_place_in_recep", "pick_two_obj_and_place"),
+    ("pick_cool_then_place_in_recep", "look_at_obj_in_light"),
+    ("pick_heat_then_place_in_recep", "pick_and_place_simple"),
+]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("pair", POOL_PAIRS, ids=["clean+two", "cool+look", "heat+simple"])
+async def test_walkthroughs_win_through_pool_of_2(
+    pool2: GamePool, sample: dict[str, GameRecord], pair: tuple[str, str]
+) -> None:
+    await asyncio.gather(*(_play(pool2, f"s-{t}", sample[t]) for t in pair))
+    assert pool2.session_count() == 0
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_pool_sessions_on_one_game_are_independent(
+    pool2: GamePool, sample: dict[str, GameRecord]
+) -> None:
+    record = sample["pick_two_obj_and_place"]
+    walkthrough = read_walkthrough(record.path)
+    (_, a0), (_, b0) = await asyncio.gather(
+        pool2.open("a", record.path), pool2.open("b", record.path)
+    )
+    try:
+        assert a0 == b0
+        a1 = await pool2.step("a", walkthrough[0])
+        b1 = await pool2.step("b", "fly")
+        assert a1.observation.startswith("You arrive at")
+        assert b1 == GameState("Nothing happens.", b0.admissible, 0.0, False, False)
+        assert (await pool2.reset("a")) == (await pool2.reset("b"))
+    finally:
+        await asyncio.gather(pool2.close("a"), pool2.close("b"))
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_pool_returns_worker_errors_with_their_type(
+    pool2: GamePool, sample: dict[str, GameRecord], tmp_path: Path
+) -> None:
+    record = sample["pick_and_place_simple"]
+    with pytest.raises(NotFound, match="does not exist"):
+        await pool2.open("missing", record.path.parent / "missing.tw-pddl")
+    broken = tmp_path / "broken.tw-pddl"
+    broken.write_text("{not json")
+    with pytest.raises(FailedPrecondition, match="not a playable game"):
+        await pool2.open("broken", broken)
+    assert pool2.session_count() == 0
+
+    _, first = await pool2.open("s", record.path)
+    try:
+        with pytest.raises(A3tError, match="AttributeError") as info:
+            await pool2.step("s", None)  # type: ignore[arg-type]  # the engine calls .strip()
+        assert type(info.value) is A3tError
+        # The session survives an error and plays on.
+        assert await pool2.step("s", "fly") == GameState(
+            "Nothing happens.", first.admissible, 0.0, False, False
+        )
+    finally:
+        await pool2.close("s")
+
+
+async def test_dead_worker_fails_its_sessions_and_is_replaced(
+    sample: dict[str, GameRecord],
+) -> None:
+    record = sample["pick_cool_then_place_in_recep"]
+    pool = GamePool(workers=1)
+    await pool.start()
+    try:
+        await pool.open("doomed", record.path)
+        pid = pool._session_worker["doomed"].process.pid
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(Unavailable, match="died"):
+            await pool.step("doomed", "look")
+        with pytest.raises(Unavailable, match="lost"):
+            await pool.step("doomed", "look")
+        await pool.close("doomed")  # a lost session closes quietly
+
+        deadline = time.monotonic() + 60
+        while True:  # the replacement accepts work once its process runs
+            try:
+                await _play(pool, "fresh", record)
+                break
+            except Unavailable:
+                assert time.monotonic() < deadline, "no replacement worker within 60 s"
+                await asyncio.sleep(0.2)
+        assert pool._workers[0].process.pid != pid
+    finally:
+        await pool.shutdown()
+
+
+# All 140 valid_seen games are played through the gRPC service in the slow tier:
+# tests/e2e/test_env_process.py::test_all_valid_seen_games_won_through_the_service.
