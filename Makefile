@@ -58,7 +58,10 @@ proto: $(STAMP) ## regenerate the committed gRPC stubs from proto/
 	$(PY) -m a3t.protogen
 
 bench-env: $(STAMP) ## env steps/s: gRPC service vs raw engine, 1 vs 2 workers
-	$(PY) bench/env_throughput.py
+	$(PY) bench/env_throughput.py --write
+
+bench-gen: $(STAMP) ## random-walk solve rate per generated level, generated vs real steps/s
+	$(PY) bench/gen_random_walk.py --write-docs
 
 clean: ## remove the venv and local state
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
