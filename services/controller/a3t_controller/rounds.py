@@ -301,7 +301,9 @@ class RoundRunner:
                 async with sem:
                     traj = await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
                 self._store.add_trajectory(exp, round_, "explore", attempt, traj)
-                metrics.EPISODES.labels(phase="explore", outcome="won" if traj.won else "lost").inc()
+                metrics.EPISODES.labels(
+                    phase="explore", outcome="won" if traj.won else "lost"
+                ).inc()
                 wins += traj.won
                 done += 1
                 self._emit(
@@ -473,6 +475,7 @@ class RoundRunner:
             {k: sum(v) / len(v) for k, v in sorted(by_type.items())},
             cumulative,
         )
+        metrics.EVAL_SUCCESS.labels(round=str(round_)).set(rate)
         log.info(
             "experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, adapter or "base"
         )

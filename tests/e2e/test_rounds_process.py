@@ -1,0 +1,224 @@
+"""The whole A3T loop with every service a real process on loopback: env (generated games),
+policy, actre and trainer on a tiny random model, and the controller driving two rounds.
+Then kill -9 of the controller mid-explore and mid-train: a restart completes the experiment with
+no duplicate and no lost trajectory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from a3t.controller.v1 import controller_pb2 as cpb
+from a3t.controller.v1 import controller_pb2_grpc
+from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.procs import ServiceProcess, start_service
+from a3t.rpc.client import channel
+
+CONFIG = """
+max_steps: 6
+explore_attempts: 3
+explore_probability: [1.0]
+max_positives_per_task: 1
+epochs_first_round: {epochs}
+epochs_later_rounds: 1
+concurrency: 2
+lora_rank: 4
+lora_alpha: 8
+base_model: {model}
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    from a3t.inference.tiny import build_tiny_model
+
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny")))
+
+
+class Cluster:
+    def __init__(self, root: Path, model: str):
+        self.root = root
+        self.model = model
+        self.procs: dict[str, ServiceProcess] = {}
+
+    async def start(self) -> None:
+        logs = self.root / "logs"
+        args = {
+            "env": ["--data-root", str(self.root / "games"), "--workers", "1"],
+            "policy": ["--model", self.model, "--max-new-tokens", "24"],
+            "actre": ["--model", self.model, "--max-new-tokens", "16"],
+            "trainer": ["--state-dir", str(self.root / "trainer")],
+        }
+        for name, extra in args.items():
+            self.procs[name] = start_service(name, extra, log_dir=logs)
+        await asyncio.gather(*(p.wait_ready(180) for p in self.procs.values()))
+        async with channel(self.procs["env"].target) as chan:
+            env = env_pb2_grpc.EnvServiceStub(chan)
+            for split, seed, count in (("train", 0, 4), ("eval", 1000, 2)):
+                await env.GenerateTasks(
+                    env_pb2.GenerateTasksRequest(
+                        env="alfworld", split=split, level=1, seed=seed, count=count
+                    ),
+                    timeout=120,
+                )
+        await self.start_controller()
+
+    async def start_controller(self) -> None:
+        p = self.procs
+        self.procs["controller"] = start_service(
+            "controller",
+            [
+                "--db-path",
+                str(self.root / "a3t.sqlite"),
+                "--artifacts-dir",
+                str(self.root / "artifacts"),
+                "--env-target",
+                p["env"].target,
+                "--policy-target",
+                p["policy"].target,
+                "--actre-target",
+                p["actre"].target,
+                "--trainer-target",
+                p["trainer"].target,
+            ],
+            log_dir=self.root / "logs",
+        )
+        await self.procs["controller"].wait_ready(60)
+
+    def kill_controller(self) -> None:
+        proc = self.procs.pop("controller")
+        os.kill(proc.process.pid, signal.SIGKILL)
+        proc.process.wait()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop()
+
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.root / "a3t.sqlite")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n}\n{p.log_tail(15)}" for n, p in self.procs.items())
+
+
+@pytest.fixture
+async def cluster(tmp_path, tiny_model):
+    c = Cluster(tmp_path, tiny_model)
+    try:
+        await c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+async def create(cluster: Cluster, name: str, rounds: int, epochs: int = 1) -> str:
+    async with channel(cluster.procs["controller"].target) as chan:
+        stub = controller_pb2_grpc.ControllerServiceStub(chan)
+        exp = await stub.CreateExperiment(
+            cpb.CreateExperimentRequest(
+                request_id=f"req-{name}",
+                spec=cpb.ExperimentSpec(
+                    name=name,
+                    train_split="train",
+                    eval_split="eval",
+                    rounds=rounds,
+                    config_yaml=CONFIG.format(model=cluster.model, epochs=epochs),
+                ),
+            ),
+            timeout=30,
+        )
+        return exp.experiment_id
+
+
+async def wait_state(cluster: Cluster, eid: str, timeout: float = 400) -> cpb.Experiment:
+    deadline = time.monotonic() + timeout
+    async with channel(cluster.procs["controller"].target) as chan:
+        stub = controller_pb2_grpc.ControllerServiceStub(chan)
+        while time.monotonic() < deadline:
+            exp = await stub.GetExperiment(cpb.GetExperimentRequest(experiment_id=eid))
+            if exp.state in (cpb.EXPERIMENT_STATE_SUCCEEDED, cpb.EXPERIMENT_STATE_FAILED):
+                return exp
+            await asyncio.sleep(0.5)
+    raise TimeoutError(f"experiment {eid} did not finish\n{cluster.logs()}")
+
+
+async def wait_for(cluster: Cluster, query: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with cluster.db() as db:
+            try:
+                if db.execute(query).fetchone()[0]:
+                    return
+            except sqlite3.OperationalError:
+                pass
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"never true: {query}\n{cluster.logs()}")
+
+
+def natural_keys(db: sqlite3.Connection) -> list[tuple]:
+    return db.execute(
+        "SELECT round, phase, task_id, attempt FROM trajectories ORDER BY 1, 2, 3, 4"
+    ).fetchall()
+
+
+async def test_two_rounds_with_real_services(cluster):
+    eid = await create(cluster, "e2e", rounds=2)
+    exp = await wait_state(cluster, eid)
+    assert exp.state == cpb.EXPERIMENT_STATE_SUCCEEDED, exp.error_message + cluster.logs()
+    with cluster.db() as db:
+        synthesised = db.execute(
+            "SELECT COUNT(*) FROM steps WHERE synthesised = 1 AND source IN ('sampled','forced') "
+            "AND thought != ''"
+        ).fetchone()[0]
+        assert synthesised > 0
+        assert db.execute("SELECT COUNT(*) FROM selections").fetchone()[0] > 0
+        runs = db.execute("SELECT round, state FROM training_runs ORDER BY round").fetchall()
+        assert runs == [(0, "succeeded"), (1, "succeeded")]
+        versions = db.execute("SELECT version, promoted FROM adapters ORDER BY version").fetchall()
+        assert versions == [(1, 1), (2, 1)]
+        evals = db.execute("SELECT round, n_tasks FROM evaluations ORDER BY round").fetchall()
+        assert evals == [(-1, 2), (0, 2), (1, 2)]
+        keys = natural_keys(db)
+        assert len(keys) == len(set(keys))
+    adapter_dir = cluster.root / "artifacts" / "e2e" / "round-1" / "adapter"
+    assert (adapter_dir / "manifest.json").is_file()
+    url = f"http://127.0.0.1:{cluster.procs['controller'].metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert "a3t_controller_round 1.0" in text
+    assert 'a3t_controller_phase_info{phase="done"} 1.0' in text
+    assert 'a3t_controller_eval_success_ratio{round="1"}' in text
+
+
+@pytest.mark.parametrize(
+    ("phase_query", "label"),
+    [
+        ("SELECT COUNT(*) FROM trajectories WHERE phase = 'explore'", "mid-explore"),
+        ("SELECT COUNT(*) FROM training_runs WHERE state = 'running'", "mid-train"),
+    ],
+)
+async def test_kill_9_and_restart_loses_nothing(cluster, phase_query, label):
+    eid = await create(cluster, f"kill-{label}", rounds=1, epochs=3)
+    await wait_for(cluster, phase_query)
+    with cluster.db() as db:
+        before = set(db.execute("SELECT trajectory_id FROM trajectories").fetchall())
+    cluster.kill_controller()
+    await cluster.start_controller()
+    exp = await wait_state(cluster, eid)
+    assert exp.state == cpb.EXPERIMENT_STATE_SUCCEEDED, exp.error_message + cluster.logs()
+    with cluster.db() as db:
+        after = set(db.execute("SELECT trajectory_id FROM trajectories").fetchall())
+        keys = natural_keys(db)
+        attempts = db.execute(
+            "SELECT COUNT(*) FROM trajectories WHERE phase = 'attempt'"
+        ).fetchone()[0]
+        evals = db.execute("SELECT COUNT(*) FROM trajectories WHERE phase = 'eval'").fetchone()[0]
+    assert before <= after, "trajectories stored before the kill were lost"
+    assert len(keys) == len(set(keys)), "an episode was stored twice"
+    assert attempts == 4 and evals == 2 * 2  # every task exactly once; base + round 0 evals
