@@ -1,0 +1,134 @@
+"""Contrastive weight composition (DESIGN.md, A³T round step 4) and the weighted-dataset JSONL.
+
+Per task the controller has the policy's own attempt and the successes exploration found for it:
+
+- solved directly              -> the attempt, weight +1;
+- failed, explored to K' > 0   -> each success +1/(K'+1), the own failed attempt -K'/(K'+1)
+  (a per-task mean-reward baseline: the weights sum to zero, so shared prefixes cancel);
+- failed and never solved      -> dropped.
+
+The trainer reads what the controller writes: one JSON object per line,
+`{"weight": w, "trajectory": <Trajectory.to_dict()>}`. Pure logic, no torch and no grpc.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from a3t.errors import InvalidArgument
+from a3t.trajectory import Trajectory
+
+
+@dataclass(frozen=True)
+class WeightedTrajectory:
+    """One training example: a trajectory and its policy-gradient weight (positive or negative)."""
+
+    weight: float
+    trajectory: Trajectory
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"weight": self.weight, "trajectory": self.trajectory.to_dict()},
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What one round found for one task.
+
+    `attempt`: the policy's own (greedy) attempt. `successes`: explored trajectories that the
+    selector kept (binarised reward 1, already capped per task). `solved`: whether the attempt
+    itself succeeded; None reads `attempt.won` (env mode). Critic mode passes the critic's verdict.
+    """
+
+    attempt: Trajectory
+    successes: tuple[Trajectory, ...] = ()
+    solved: bool | None = None
+
+    @property
+    def attempt_solved(self) -> bool:
+        return self.attempt.won if self.solved is None else self.solved
+
+
+def compose_task(outcome: TaskOutcome) -> list[WeightedTrajectory]:
+    """The weighted trajectories one task contributes (empty when the task stayed unsolved)."""
+    if outcome.attempt_solved:
+        # Explored successes are not needed when the policy already solves the task: the paper
+        # trains on the direct success alone.
+        return [WeightedTrajectory(1.0, outcome.attempt)]
+    k = len(outcome.successes)
+    if k == 0:
+        return []
+    positive = 1.0 / (k + 1)
+    return [
+        *(WeightedTrajectory(positive, t) for t in outcome.successes),
+        WeightedTrajectory(-k / (k + 1), outcome.attempt),
+    ]
+
+
+def compose_weights(outcomes: Iterable[TaskOutcome]) -> list[WeightedTrajectory]:
+    """Composes every task's weighted trajectories, in the order of `outcomes`."""
+    return [item for outcome in outcomes for item in compose_task(outcome)]
+
+
+# --- the dataset file
+
+
+def parse_line(line: str, where: str) -> WeightedTrajectory:
+    """One JSONL line -> WeightedTrajectory; else InvalidArgument naming `where` (file:line)."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{where}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or set(data) != {"weight", "trajectory"}:
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise InvalidArgument(
+            f'{where}: each line must be an object {{"weight": w, "trajectory": {{...}}}}; '
+            f"got {got}"
+        )
+    weight = data["weight"]
+    # bool is an int subclass; "weight": true is a mistake, not 1.0.
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, (int, float))
+        or not math.isfinite(weight)
+    ):
+        raise InvalidArgument(f"{where}: weight must be a finite number, got {weight!r}")
+    try:
+        trajectory = Trajectory.from_dict(data["trajectory"])
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{where}: {exc}") from exc
+    return WeightedTrajectory(float(weight), trajectory)
+
+
+def read_dataset(path: Path | str) -> list[WeightedTrajectory]:
+    """Reads a weighted-trajectory JSONL file. Blank lines are skipped; any bad line is an
+    InvalidArgument that names the file and line number."""
+    path = Path(path)
+    items = []
+    with open(path, encoding="utf-8") as src:
+        for number, line in enumerate(src, 1):
+            if line.strip():
+                items.append(parse_line(line, f"{path}:{number}"))
+    return items
+
+
+def write_dataset(path: Path | str, items: Sequence[WeightedTrajectory]) -> Path:
+    """Writes the JSONL atomically (temp file + rename), so a reader never sees half a dataset."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        for item in items:
+            out.write(item.to_json() + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,96 @@
+"""Weight composition (DESIGN.md step 4) and the weighted-dataset JSONL."""
+
+import json
+import math
+
+import pytest
+
+from a3t.compose import (
+    TaskOutcome,
+    WeightedTrajectory,
+    compose_task,
+    compose_weights,
+    read_dataset,
+    write_dataset,
+)
+from a3t.errors import InvalidArgument
+from a3t.trajectory import Step, Task, Trajectory
+
+
+def _t(task_id: str, won: bool, tag: str = "") -> Trajectory:
+    return Trajectory(
+        task=Task(env="alfworld", task_id=task_id),
+        initial_observation="room",
+        steps=(Step(action=f"go to {tag or task_id}", observation="ok", done=True),),
+        won=won,
+        reward=float(won),
+        trajectory_id=f"{task_id}-{tag}",
+    )
+
+
+def test_directly_solved_task_gets_weight_one_and_ignores_explored_successes():
+    own = _t("a", won=True)
+    items = compose_task(TaskOutcome(own, successes=(_t("a", True, "x"),)))
+    assert items == [WeightedTrajectory(1.0, own)]
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_explored_task_weights_successes_and_own_failure_with_a_zero_sum(k):
+    own = _t("b", won=False)
+    successes = tuple(_t("b", True, f"s{i}") for i in range(k))
+    items = compose_task(TaskOutcome(own, successes))
+    assert [i.trajectory for i in items] == [*successes, own]
+    assert [i.weight for i in items[:-1]] == [1 / (k + 1)] * k
+    assert items[-1].weight == -k / (k + 1)
+    assert math.isclose(sum(i.weight for i in items), 0.0, abs_tol=1e-12)
+
+
+def test_unsolved_task_is_dropped_and_order_follows_the_outcomes():
+    solved, explored, unsolved = _t("a", True), _t("b", False), _t("c", False)
+    success = _t("b", True, "s")
+    items = compose_weights(
+        [TaskOutcome(solved), TaskOutcome(explored, (success,)), TaskOutcome(unsolved)]
+    )
+    assert [(i.trajectory.task.task_id, i.weight) for i in items] == [
+        ("a", 1.0),
+        ("b", 0.5),
+        ("b", -0.5),
+    ]
+
+
+def test_solved_overrides_won_for_critic_mode():
+    attempt = _t("a", won=False)
+    assert compose_task(TaskOutcome(attempt, solved=True)) == [WeightedTrajectory(1.0, attempt)]
+    assert compose_task(TaskOutcome(_t("a", won=True), solved=False)) == []
+
+
+def test_dataset_round_trip(tmp_path):
+    items = [WeightedTrajectory(1.0, _t("a", True)), WeightedTrajectory(-0.5, _t("b", False))]
+    path = write_dataset(tmp_path / "sub" / "data.jsonl", items)
+    assert read_dataset(path) == items
+    assert [json.loads(line)["weight"] for line in path.read_text().splitlines()] == [1.0, -0.5]
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"weight": "high", "trajectory": TRAJ}', "weight must be a finite number, got 'high'"),
+        ('{"weight": true, "trajectory": TRAJ}', "weight must be a finite number, got True"),
+        ('{"weight": NaN, "trajectory": TRAJ}', "weight must be a finite number, got nan"),
+        ('{"weight": 1, "trajectory": TRAJ, "x": 1}', "each line must be an object"),
+        ('{"weight": 1}', "each line must be an object"),
+        ("[1, 2]", "each line must be an object"),
+        ('{"weight": 1, "trajectory": {"task": 3}}', "trajectory.task must be an object"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_lines_name_the_file_and_line(tmp_path, line, message):
+    good = WeightedTrajectory(1.0, _t("a", True)).to_json()
+    traj = json.dumps(_t("b", False).to_dict())
+    path = tmp_path / "data.jsonl"
+    path.write_text(f"{good}\n\n{line.replace('TRAJ', traj)}\n")
+    with pytest.raises(InvalidArgument) as info:
+        read_dataset(path)
+    assert f"{path}:3: " in str(info.value)
+    assert message in str(info.value)
