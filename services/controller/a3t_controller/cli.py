@@ -33,14 +33,17 @@ from a3t_controller.store import Store
 log = logging.getLogger("a3t")
 
 # The `make run` profile: small enough for a round in minutes on a 2-core CPU with SmolLM2.
+# Level-1 generated games need 2-3 steps, and random admissible actions solve over half of them
+# within 20 steps (docs/benchmarks.md), so 10 steps and 2 explorations per failed task find
+# successes while the base model cannot act yet (p = 1.0 in round 0).
 LOCAL_DEFAULTS = {
     "name": "local",
     "rounds": 2,
-    "max_steps": 20,
-    "explore_attempts": 4,
+    "max_steps": 10,
+    "explore_attempts": 2,
     "explore_probability": [1.0, 0.5, 0.1],
     "max_positives_per_task": 2,
-    "epochs_first_round": 2,
+    "epochs_first_round": 3,
     "epochs_later_rounds": 2,
     "learning_rate": 3e-4,
     "concurrency": 4,
@@ -86,11 +89,12 @@ async def _start_services(
     model = ["--model", config.base_model]
     specs = {
         "env": ["--data-root", str(data_root), "--workers", str(args.env_workers)],
-        "policy": model,
+        # A thought line and an action fit in 40 tokens; more only buys run-on text on a CPU.
+        "policy": [*model, "--max-new-tokens", str(args.policy_max_new_tokens)],
         "trainer": ["--state-dir", str(workdir / "trainer")],
     }
     if config.use_actre:
-        specs["actre"] = model
+        specs["actre"] = [*model, "--max-new-tokens", str(args.actre_max_new_tokens)]
     if config.selector in ("critic", "hybrid"):
         specs["critic"] = model
     procs = {}
@@ -182,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--eval-split")
     run.add_argument("--level", type=int, default=1, help="generated game difficulty level")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--train-count", type=int, default=24)
-    run.add_argument("--eval-count", type=int, default=12)
+    run.add_argument("--train-count", type=int, default=16)
+    run.add_argument("--eval-count", type=int, default=8)
+    run.add_argument("--policy-max-new-tokens", type=int, default=40)
+    run.add_argument("--actre-max-new-tokens", type=int, default=32)
     run.add_argument("--experiment", help="YAML of ExperimentConfig fields")
     run.add_argument(
         "--set",

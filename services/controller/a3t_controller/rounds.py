@@ -224,6 +224,8 @@ class RoundRunner:
         won = 0
         config = ExperimentConfig.from_dict(self._store.experiment(exp).config)
         sem = asyncio.Semaphore(config.concurrency)
+        label = "base eval" if round_ == BASE_ROUND else phase
+        self._emit(exp, round_, phase, done, len(jobs), f"{label}: starting {len(todo)} episodes")
 
         async def one(task: Task, attempt: int, spec: EpisodeSpec) -> None:
             nonlocal done, won
@@ -288,6 +290,7 @@ class RoundRunner:
         total = len(failed) * k
         sem = asyncio.Semaphore(config.concurrency)
         done = 0
+        self._emit(exp, round_, "explore", 0, total, f"explore: {len(failed)} failed tasks, p={p}")
 
         async def explore_task(task: Task) -> None:
             # Attempts of one task run in order: how many are needed depends on the successes.
