@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export ALFWORLD_DATA ?= $(CURDIR)/var/alfworld
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-all lint fmt proto bench-env bench-gen bench-engine clean
+.PHONY: help install run test test-slow test-all lint fmt proto bench-env bench-gen bench-engine bench-trainer bench-learning clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,12 @@ proto: $(STAMP) ## regenerate the committed gRPC stubs from proto/
 
 bench-env: $(STAMP) ## env steps/s: gRPC service vs raw engine, 1 vs 2 workers
 	$(PY) bench/env_throughput.py --write
+
+bench-engine: $(STAMP) ## local engine tokens/s vs naive HF generate; 8 concurrent episodes
+	$(PY) bench/local_engine.py --threads 1
+
+bench-trainer: $(STAMP) ## trainer tokens/s vs a plain peft + transformers Trainer run
+	$(PY) bench/trainer_throughput.py --models smollm2
 
 bench-gen: $(STAMP) ## random-walk solve rate per generated level, generated vs real steps/s
 	$(PY) bench/gen_random_walk.py --write-docs
