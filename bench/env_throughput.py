@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from env_engine import DEFAULT_DATA_ROOT, EngineRun, run_walkthroughs_inprocess  # noqa: E402
+from env_engine import DEFAULT_DATA_ROOT, EngineRun, run_walkthroughs_inprocess
 
-from a3t.env.v1 import env_pb2, env_pb2_grpc  # noqa: E402
-from a3t.procs import start_service  # noqa: E402
-from a3t.rpc.client import channel  # noqa: E402
-from a3t_env.alfworld import discover_games, read_walkthrough  # noqa: E402
+from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.procs import start_service
+from a3t.rpc.client import channel
+from a3t_env.alfworld import discover_games, read_walkthrough
 
 SECTION = "## Env service: steps/s through gRPC vs the raw engine"
 
@@ -36,29 +36,39 @@ SECTION = "## Env service: steps/s through gRPC vs the raw engine"
 async def run_service(data_root: Path, split: str, games, workers: int) -> EngineRun:
     with tempfile.TemporaryDirectory() as logs:
         proc = start_service(
-            "env", ["--data-root", str(data_root), "--workers", str(workers),
-                    "--log-level", "WARNING"], log_dir=Path(logs),
+            "env",
+            ["--data-root", str(data_root), "--workers", str(workers), "--log-level", "WARNING"],
+            log_dir=Path(logs),
         )
         try:
             await proc.wait_ready(120)
             async with channel(proc.target) as chan:
                 stub = env_pb2_grpc.EnvServiceStub(chan)
                 t0 = time.perf_counter()
-                sessions = await asyncio.gather(*(
-                    stub.CreateSession(env_pb2.CreateSessionRequest(
-                        env="alfworld", split=split, task_id=g.task_id), timeout=300)
-                    for g in games))
+                sessions = await asyncio.gather(
+                    *(
+                        stub.CreateSession(
+                            env_pb2.CreateSessionRequest(
+                                env="alfworld", split=split, task_id=g.task_id
+                            ),
+                            timeout=300,
+                        )
+                        for g in games
+                    )
+                )
                 t1 = time.perf_counter()
 
                 async def replay(session_id: str, walkthrough: list[str]) -> bool:
                     for action in walkthrough:
                         resp = await stub.Step(
-                            env_pb2.StepRequest(session_id=session_id, action=action), timeout=60)
+                            env_pb2.StepRequest(session_id=session_id, action=action), timeout=60
+                        )
                     return resp.won
 
                 walkthroughs = [read_walkthrough(g.path) for g in games]
-                won = await asyncio.gather(*(replay(s.session_id, w)
-                                             for s, w in zip(sessions, walkthroughs, strict=True)))
+                won = await asyncio.gather(
+                    *(replay(s.session_id, w) for s, w in zip(sessions, walkthroughs, strict=True))
+                )
                 t2 = time.perf_counter()
         finally:
             proc.stop()
@@ -72,7 +82,7 @@ def write_section(path: Path, body: str) -> None:
     if SECTION in text:
         start = text.index(SECTION)
         nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt + 1:] if nxt != -1 else "")
+        text = text[:start] + body + (text[nxt + 1 :] if nxt != -1 else "")
     else:
         text = text.rstrip() + "\n\n" + body
     path.write_text(text.rstrip() + "\n")
@@ -90,17 +100,24 @@ def main() -> None:
     games = discover_games(args.data_root, args.split)[: args.games]
 
     rows: list[tuple[str, EngineRun]] = []
-    best = max((run_walkthroughs_inprocess(games) for _ in range(args.repeats)),
-               key=lambda r: r.steps_per_second)
+    best = max(
+        (run_walkthroughs_inprocess(games) for _ in range(args.repeats)),
+        key=lambda r: r.steps_per_second,
+    )
     rows.append(("raw engine, in-process (1 core)", best))
     for workers in args.workers:
-        runs = [asyncio.run(run_service(args.data_root, args.split, games, workers))
-                for _ in range(args.repeats)]
-        rows.append((f"gRPC service, {workers} worker(s)", max(runs, key=lambda r: r.steps_per_second)))
+        runs = [
+            asyncio.run(run_service(args.data_root, args.split, games, workers))
+            for _ in range(args.repeats)
+        ]
+        rows.append(
+            (f"gRPC service, {workers} worker(s)", max(runs, key=lambda r: r.steps_per_second))
+        )
 
     raw = rows[0][1].steps_per_second
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"Command: `.venv/bin/python bench/env_throughput.py --games {args.games} --workers "
         f"{' '.join(map(str, args.workers))} --repeats {args.repeats} --write` "
         f"({date.today()}, {platform.machine()} {os.cpu_count()}-core CPU, best of "
@@ -111,8 +128,10 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for label, r in rows:
-        lines.append(f"| {label} | {r.steps} | {r.seconds:.2f} | {r.steps_per_second:.1f} | "
-                     f"{r.steps_per_second / raw:.2f}x | {r.load_seconds:.1f} |")
+        lines.append(
+            f"| {label} | {r.steps} | {r.seconds:.2f} | {r.steps_per_second:.1f} | "
+            f"{r.steps_per_second / raw:.2f}x | {r.load_seconds:.1f} |"
+        )
     body = "\n".join(lines) + "\n"
     print(body)
     if args.write:

@@ -14,7 +14,7 @@ def test_manifest_round_trip(tmp_path):
 
 def test_directory_without_manifest_is_refused(tmp_path):
     (tmp_path / "adapter_model.safetensors").write_bytes(b"x")
-    with pytest.raises(FailedPrecondition, match="no manifest.json"):
+    with pytest.raises(FailedPrecondition, match=r"no manifest\.json"):
         read_manifest(tmp_path)
     with pytest.raises(NotFound, match="does not exist"):
         read_manifest(tmp_path / "missing")
