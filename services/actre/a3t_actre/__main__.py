@@ -7,16 +7,13 @@ Health turns SERVING once the model is loaded (local) or its server answers (tgi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
 from a3t.actre.v1 import actre_pb2, actre_pb2_grpc
-from a3t.errors import ConfigError
 from a3t.inference.served import ServedModel
 from a3t.model_service import serve_model_service
-from a3t.rpc.server import Registration
-from a3t.settings import describe, load_settings
+from a3t.rpc.server import Registration, run_service
 from a3t_actre.config import ActReSettings
 from a3t_actre.core import ActReCore
 from a3t_actre.server import ActReServicer
@@ -45,22 +42,7 @@ async def run(settings: ActReSettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = load_settings(ActReSettings, "actre", sys.argv[1:] if argv is None else argv)
-    except ConfigError as exc:
-        print(f"a3t-actre: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    log.info("settings: %s", describe(settings))
-    try:
-        asyncio.run(run(settings))
-    except Exception:
-        log.exception("actre service failed")
-        return 1
-    return 0
+    return run_service("actre", ActReSettings, run, argv)
 
 
 if __name__ == "__main__":

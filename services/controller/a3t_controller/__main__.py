@@ -6,15 +6,12 @@ trainer (and critic) services named by the *_target settings. For a one-machine 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
 from a3t.controller.v1 import controller_pb2, controller_pb2_grpc
-from a3t.errors import ConfigError
 from a3t.rpc.client import channel
-from a3t.rpc.server import Registration, serve
-from a3t.settings import describe, load_settings
+from a3t.rpc.server import Registration, run_service, serve
 from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
 from a3t_controller.config import ControllerSettings
 from a3t_controller.rounds import Services
@@ -67,24 +64,7 @@ async def run(settings: ControllerSettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = load_settings(
-            ControllerSettings, "controller", sys.argv[1:] if argv is None else argv
-        )
-    except ConfigError as exc:
-        print(f"a3t-controller: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    log.info("settings: %s", describe(settings))
-    try:
-        asyncio.run(run(settings))
-    except Exception:
-        log.exception("controller failed")
-        return 1
-    return 0
+    return run_service("controller", ControllerSettings, run, argv)
 
 
 if __name__ == "__main__":

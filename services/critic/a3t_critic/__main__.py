@@ -7,16 +7,13 @@ Health turns SERVING once the model is loaded (local) or its server answers (tgi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
 from a3t.critic.v1 import critic_pb2, critic_pb2_grpc
-from a3t.errors import ConfigError
 from a3t.inference.served import ServedModel
 from a3t.model_service import serve_model_service
-from a3t.rpc.server import Registration
-from a3t.settings import describe, load_settings
+from a3t.rpc.server import Registration, run_service
 from a3t_critic.config import CriticSettings
 from a3t_critic.core import CriticCore
 from a3t_critic.server import CriticServicer
@@ -45,22 +42,7 @@ async def run(settings: CriticSettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = load_settings(CriticSettings, "critic", sys.argv[1:] if argv is None else argv)
-    except ConfigError as exc:
-        print(f"a3t-critic: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    log.info("settings: %s", describe(settings))
-    try:
-        asyncio.run(run(settings))
-    except Exception:
-        log.exception("critic service failed")
-        return 1
-    return 0
+    return run_service("critic", CriticSettings, run, argv)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ import logging
 import sys
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
-from a3t.errors import ConfigError
-from a3t.rpc.server import Registration, serve
-from a3t.settings import describe, load_settings
+from a3t.rpc.server import Registration, run_service, serve
 from a3t_env.config import EnvSettings
 from a3t_env.core import EnvCore
 from a3t_env.pool import GamePool
@@ -62,22 +60,7 @@ async def run(settings: EnvSettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = load_settings(EnvSettings, "env", sys.argv[1:] if argv is None else argv)
-    except ConfigError as exc:
-        print(f"a3t-env: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    log.info("settings: %s", describe(settings))
-    try:
-        asyncio.run(run(settings))
-    except Exception:
-        log.exception("env service failed")
-        return 1
-    return 0
+    return run_service("env", EnvSettings, run, argv)
 
 
 if __name__ == "__main__":

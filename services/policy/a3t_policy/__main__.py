@@ -7,16 +7,13 @@ once the model is loaded (local) or its server answers (tgi, openai).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
-from a3t.errors import ConfigError
 from a3t.inference.served import ServedModel
 from a3t.model_service import serve_model_service
 from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
-from a3t.rpc.server import Registration
-from a3t.settings import describe, load_settings
+from a3t.rpc.server import Registration, run_service
 from a3t_policy.config import PolicySettings
 from a3t_policy.core import PolicyCore
 from a3t_policy.server import PolicyServicer
@@ -45,22 +42,7 @@ async def run(settings: PolicySettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = load_settings(PolicySettings, "policy", sys.argv[1:] if argv is None else argv)
-    except ConfigError as exc:
-        print(f"a3t-policy: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    log.info("settings: %s", describe(settings))
-    try:
-        asyncio.run(run(settings))
-    except Exception:
-        log.exception("policy service failed")
-        return 1
-    return 0
+    return run_service("policy", PolicySettings, run, argv)
 
 
 if __name__ == "__main__":

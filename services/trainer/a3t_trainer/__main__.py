@@ -10,8 +10,7 @@ import asyncio
 import logging
 import sys
 
-from a3t.errors import ConfigError
-from a3t.settings import describe, load_settings
+from a3t.rpc.server import run_service
 from a3t_trainer.config import TrainerSettings
 
 log = logging.getLogger("a3t_trainer")
@@ -58,22 +57,7 @@ async def run(settings: TrainerSettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = load_settings(TrainerSettings, "trainer", sys.argv[1:] if argv is None else argv)
-    except ConfigError as exc:
-        print(f"a3t-trainer: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    log.info("settings: %s", describe(settings))
-    try:
-        asyncio.run(run(settings))
-    except Exception:
-        log.exception("trainer service failed")
-        return 1
-    return 0
+    return run_service("trainer", TrainerSettings, run, argv)
 
 
 if __name__ == "__main__":

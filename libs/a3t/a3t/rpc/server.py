@@ -13,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from a3t.errors import ConfigError
 from a3t.metrics import rpc_metrics, start_metrics_server
 from a3t.rpc.interceptors import ServerInterceptor
+from a3t.settings import describe, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 Hook = Callable[[], Awaitable[None]]
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,30 @@ async def serve(
         if stop is not None:
             await stop()
         log.info("%s stopped", service)
+
+
+def run_service(
+    service: str,
+    settings_cls: type[S],
+    run: Callable[[S], Awaitable[None]],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """The body of every service's `main()`: load and validate settings (exit 2 with every
+    problem), configure logging, log the settings once, run until SIGTERM (exit 0), exit 1 on a
+    failed start."""
+    try:
+        settings = load_settings(settings_cls, service, sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"a3t-{service}: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log.info("%s settings: %s", service, describe(settings))
+    try:
+        asyncio.run(run(settings))
+    except Exception:
+        log.exception("%s service failed", service)
+        return 1
+    return 0
