@@ -91,7 +91,9 @@ async def _start_services(
         "env": ["--data-root", str(data_root), "--workers", str(args.env_workers)],
         # A thought line and an action fit in 40 tokens; more only buys run-on text on a CPU.
         "policy": [*model, "--max-new-tokens", str(args.policy_max_new_tokens)],
-        "trainer": ["--state-dir", str(workdir / "trainer")],
+        # Small optimizer steps: a make-run pool is a few thousand tokens, and one step per
+        # epoch (the trainer's 8192-token default) barely moves a LoRA in 3 epochs.
+        "trainer": ["--state-dir", str(workdir / "trainer"), "--tokens-per-step", "1024"],
     }
     if config.use_actre:
         specs["actre"] = [*model, "--max-new-tokens", str(args.actre_max_new_tokens)]
