@@ -261,7 +261,8 @@ class GrpcTrainer:
                         p.step,
                         p.total_steps,
                         f"train: epoch {p.epoch + 1}, step {p.step}/{p.total_steps}, loss "
-                        f"{p.loss:.4f} (positive {p.loss_positive:.4f}, negative {p.loss_negative:.4f}), "
+                        f"{p.loss:.4f} (positive {p.loss_positive:.4f}, "
+                        f"negative {p.loss_negative:.4f}), "
                         f"{p.tokens_per_second:.0f} tok/s, ETA {p.eta_seconds:.0f}s",
                     )
             except aio.AioRpcError as exc:
