@@ -147,7 +147,12 @@ async def run_local(args: argparse.Namespace) -> int:
             critic=critic,
         )
         exp = store.create_experiment(config.name, f"local-{config.name}", config.to_dict())
-        print(f"experiment {exp.name} ({exp.experiment_id}): {exp.state}, store {store.path}")
+        where = (
+            "new"
+            if exp.state == "pending"
+            else f"{exp.state}, resuming at round {exp.current_round} {exp.current_phase}"
+        )
+        print(f"experiment {exp.name} ({exp.experiment_id}): {where}; store {store.path}")
         printer = ProgressPrinter()
         runner = RoundRunner(store, services, workdir / "artifacts", printer.update)
         try:
