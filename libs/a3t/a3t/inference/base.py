@@ -8,19 +8,19 @@ directories on shared storage; a directory counts as an adapter only once its wr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from a3t.errors import FailedPrecondition, InvalidArgument, NotFound
+from a3t.artifacts import MANIFEST as ADAPTER_MANIFEST
+from a3t.artifacts import local_path, read_manifest, write_manifest
+from a3t.errors import FailedPrecondition, InvalidArgument
 from a3t.trajectory import TokenUsage
 
 ROLES = ("system", "user", "assistant")
 BASE_ADAPTER = "base"
 """Adapter name that means "no adapter" in requests."""
-ADAPTER_MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -141,30 +141,23 @@ class AdapterManifest:
 
 def adapter_dir(path: str) -> Path:
     """A path or file:// URI of an adapter directory, as a local Path."""
-    return Path(path.removeprefix("file://"))
+    return local_path(path)
 
 
 def read_adapter_manifest(path: str) -> AdapterManifest:
-    """Reads an adapter directory's manifest.json; refuses a directory without one."""
-    directory = adapter_dir(path)
-    if not directory.is_dir():
-        raise NotFound(f"adapter directory {path} does not exist")
-    manifest = directory / ADAPTER_MANIFEST
-    if not manifest.is_file():
-        raise FailedPrecondition(
-            f"adapter directory {path} has no {ADAPTER_MANIFEST}: it is incomplete or still being "
-            "written (writers write the manifest last)"
-        )
+    """Reads an adapter directory's manifest.json (a3t.artifacts: refuses a directory without
+    one) and checks the fields an engine needs."""
+    data = read_manifest(adapter_dir(path))
     try:
-        data = json.loads(manifest.read_text())
         return AdapterManifest(
             base_model=str(data["base_model"]),
             version=int(data.get("version", 0)),
             name=str(data.get("name", "")),
         )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise FailedPrecondition(
-            f"{manifest} is not a valid adapter manifest ({exc!r}); it needs at least base_model"
+            f"{adapter_dir(path) / ADAPTER_MANIFEST} is not a valid adapter manifest ({exc!r}); "
+            "it needs at least base_model"
         ) from exc
 
 
@@ -172,10 +165,6 @@ def write_adapter_manifest(
     path: str, *, base_model: str, version: int, name: str = "", **extra: Any
 ) -> Path:
     """Writes manifest.json into an adapter directory; call it after the weights are written."""
-    directory = adapter_dir(path)
-    target = directory / ADAPTER_MANIFEST
-    tmp = directory / f".{ADAPTER_MANIFEST}.tmp"
-    data = {"name": name, "version": version, "base_model": base_model, **extra}
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    tmp.replace(target)  # atomic: a reader never sees a half-written manifest
-    return target
+    return write_manifest(
+        adapter_dir(path), {"name": name, "version": version, "base_model": base_model, **extra}
+    )
