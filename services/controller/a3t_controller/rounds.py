@@ -209,6 +209,7 @@ class RoundRunner:
     async def _episodes(
         self,
         exp: str,
+        config: ExperimentConfig,
         round_: int,
         phase: str,
         jobs: Sequence[tuple[Task, int, EpisodeSpec]],
@@ -222,7 +223,6 @@ class RoundRunner:
         ]
         done = len(jobs) - len(todo)
         won = 0
-        config = ExperimentConfig.from_dict(self._store.experiment(exp).config)
         sem = asyncio.Semaphore(config.concurrency)
         label = "base eval" if round_ == BASE_ROUND else phase
         self._emit(exp, round_, phase, done, len(jobs), f"{label}: starting {len(todo)} episodes")
@@ -275,7 +275,7 @@ class RoundRunner:
         jobs = [
             (t, 0, self._spec(exp, config, round_, "attempt", t, 0, adapter, 0.0)) for t in tasks
         ]
-        await self._episodes(exp, round_, "attempt", jobs)
+        await self._episodes(exp, config, round_, "attempt", jobs)
         stored = self._store.trajectories(exp, round_, "attempt")
         solved = sum(t.won for t in stored)
         return {"attempt_total": len(stored), "attempt_solved": solved}
@@ -461,7 +461,7 @@ class RoundRunner:
             (t, 0, self._spec(exp, config, round_, "eval", t, 0, adapter or "base", 0.0))
             for t in tasks
         ]
-        await self._episodes(exp, round_, "eval", jobs)
+        await self._episodes(exp, config, round_, "eval", jobs)
         results = self._store.trajectories(exp, round_, "eval")
         by_type: dict[str, list[bool]] = defaultdict(list)
         for r in results:
