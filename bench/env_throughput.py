@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from docs_section import replace_section
 from env_engine import DEFAULT_DATA_ROOT, EngineRun, run_walkthroughs_inprocess
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
@@ -77,17 +78,6 @@ async def run_service(data_root: Path, split: str, games, workers: int) -> Engin
     return EngineRun(sum(map(len, walkthroughs)), t2 - t1, t1 - t0, len(games))
 
 
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt + 1 :] if nxt != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + body
-    path.write_text(text.rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
@@ -135,7 +125,7 @@ def main() -> None:
     body = "\n".join(lines) + "\n"
     print(body)
     if args.write:
-        write_section(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md", body)
+        replace_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from docs_section import DOCS, replace_section
+
 from a3t_env.alfworld import AlfworldGame, discover_games, read_walkthrough
 from a3t_env.gen import GENERATOR_VERSION, LEVELS, generate_games
 
@@ -39,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "alfworld"
-DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Game generator: random-walk solve rate"
 MAX_STEPS = 40
 CUTOFFS = (20, 40)
@@ -178,20 +179,6 @@ def _span(pair: tuple[int, int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}-{pair[1]}"
 
 
-def write_docs(body: str) -> None:
-    """Replace (or append) this benchmark's own section of docs/benchmarks.md."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        rest = "" if end < 0 else text[end:]
-        text = text[:start] + body.rstrip("\n") + "\n" + rest
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--games", type=int, default=30, help="generated games per level")
@@ -268,7 +255,7 @@ def main() -> int:
         ]
     )
     if args.write_docs:
-        write_docs(body)
+        replace_section(SECTION, body)
         logger.info("wrote %s", DOCS)
     return 0
 

@@ -23,6 +23,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from docs_section import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Learning check: success per round"
 PROFILES = {
@@ -127,15 +129,7 @@ def main() -> None:
     body = "\n".join(lines) + "\n"
     print(body)
     if args.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        text = path.read_text()
-        if SECTION in text:
-            start = text.index(SECTION)
-            nxt = text.find("\n## ", start + len(SECTION))
-            text = text[:start] + body + (text[nxt + 1 :] if nxt != -1 else "")
-        else:
-            text = text.rstrip() + "\n\n" + body
-        path.write_text(text)
+        replace_section(SECTION, body)
 
 
 if __name__ == "__main__":
