@@ -62,8 +62,10 @@ class ActReCore:
         action: str,
         params: GenerationParams,
         adapter: str = "",
+        episode_id: str = "",
     ) -> Explanation:
-        """The rationale for taking `action` next. `adapter` "" = the active one, "base" = none."""
+        """The rationale for taking `action` next. `adapter` "" = the active one, "base" = none;
+        `episode_id` lets the engine keep the episode's transcript cached between calls."""
         if not task.env:
             raise InvalidArgument("task must be set, with its env (e.g. 'alfworld')")
         action = " ".join(action.split())
@@ -72,10 +74,13 @@ class ActReCore:
                 "action must be the chosen action to explain, e.g. 'open drawer 1'"
             )
         messages = actre_messages(task, initial_observation, history, action)
-        out = await self.model.generate(messages, params, adapter=adapter)
+        out = await self.model.generate(messages, params, episode_id=episode_id, adapter=adapter)
         rationale = trim_rationale(out.text)
         metrics.RATIONALES.labels(env=task.env).inc()
         if not rationale:
             metrics.EMPTY.labels(env=task.env).inc()
             log.debug("no rationale in %r for %r", out.text, action)
         return Explanation(rationale=rationale, raw_text=out.text, usage=out.usage)
+
+    def end_episode(self, episode_id: str) -> bool:
+        return self.model.end_episode(episode_id) if episode_id else False

@@ -24,10 +24,16 @@ class ActReServicer(actre_pb2_grpc.ActReServiceServicer):
             action=request.action,
             params=params_from_pb(request.params, self._core.settings.max_new_tokens),
             adapter=request.adapter,
+            episode_id=request.episode_id,
         )
         return actre_pb2.ExplainResponse(
             rationale=out.rationale, raw_text=out.raw_text, usage=usage_to_pb(out.usage)
         )
+
+    async def EndEpisode(
+        self, request: actre_pb2.EndEpisodeRequest, context
+    ) -> actre_pb2.EndEpisodeResponse:
+        return actre_pb2.EndEpisodeResponse(released=self._core.end_episode(request.episode_id))
 
     async def LoadAdapter(
         self, request: types_pb2.LoadAdapterRequest, context

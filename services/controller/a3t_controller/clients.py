@@ -181,7 +181,12 @@ class GrpcActRe:
         self.adapters = GrpcAdapters(self._stub.LoadAdapter)
 
     async def explain(
-        self, task: Task, initial_observation: str, history: Sequence[Step], action: str
+        self,
+        episode_id: str,
+        task: Task,
+        initial_observation: str,
+        history: Sequence[Step],
+        action: str,
     ) -> tuple[str, TokenUsage]:
         resp = await call(
             self._stub.Explain,
@@ -190,10 +195,18 @@ class GrpcActRe:
                 initial_observation=initial_observation,
                 history=[step_to_pb(s) for s in history],
                 action=action,
+                episode_id=episode_id,
             ),
             timeout=MODEL_TIMEOUT,
         )
         return resp.rationale, usage_from_pb(resp.usage)
+
+    async def end_episode(self, episode_id: str) -> None:
+        await call(
+            self._stub.EndEpisode,
+            actre_pb2.EndEpisodeRequest(episode_id=episode_id),
+            timeout=MODEL_TIMEOUT,
+        )
 
 
 class GrpcCritic:

@@ -6,6 +6,14 @@ why one would take it; the step is recorded as `think: <rationale>` + the action
 After `invalid_limit` non-admissible policy actions in a row the next step is forced the same way
 (source FORCED). The no-ActRe baseline samples the policy at a temperature instead (TEMPERATURE).
 
+ActRe is asked only when its answer is used: a sampled step's rationale is requested just before
+the policy next reads the history, or when the episode ends won (or, with `explain_lost`, lost
+too: a critic may keep a trajectory the env calls lost). This changes no rationale: the ActRe
+prompt shows earlier actions and observations but never earlier thoughts, so a rationale asked
+late sees exactly the prompt it would have seen at once. A lost episode's trailing sampled
+steps keep an empty thought (counted in the trajectory's metadata); they are never trained on,
+and with p = 1.0 (round 0 of the `make run` profile) most exploration episodes ask ActRe nothing.
+
 The services are reached through small Protocols so this logic is unit-tested with fakes; the
 controller passes gRPC-backed clients (a3t_controller.clients).
 """
@@ -72,8 +80,15 @@ class PolicyClient(Protocol):
 
 class ActReClient(Protocol):
     async def explain(
-        self, task: Task, initial_observation: str, history: Sequence[Step], action: str
+        self,
+        episode_id: str,
+        task: Task,
+        initial_observation: str,
+        history: Sequence[Step],
+        action: str,
     ) -> tuple[str, TokenUsage]: ...
+
+    async def end_episode(self, episode_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,7 @@ class EpisodeSpec:
     explore_temperature: float = 1.0  # used by the no-ActRe baseline's exploration steps
     adapter: str = ""
     seed: int = 0
+    explain_lost: bool = False  # ask ActRe for a lost episode's rationales too (critic selection)
 
 
 async def run_episode(
@@ -112,6 +128,8 @@ async def run_episode(
     invalid_run = 0
     won = False
     reward = 0.0
+    pending: list[int] = []  # indices of sampled steps whose rationale is not asked yet
+    explained = False
     try:
         for _ in range(spec.max_steps):
             forced = invalid_run >= spec.invalid_limit
@@ -119,8 +137,14 @@ async def run_episode(
                 spec.explore_probability > 0 and rng.random() < spec.explore_probability
             )
             if explore and admissible:
-                step = await _exploration_step(spec, traj, admissible, rng, policy, actre, forced)
+                step = await _exploration_step(spec, traj, admissible, rng, policy, forced)
+                if step.source.synthesised:
+                    pending.append(len(traj.steps))
             else:
+                # The policy reads the thoughts of earlier steps: explain them first.
+                explained = explained or bool(pending)
+                traj = await _explain(spec, traj, pending, actre)
+                pending = []
                 answer = await policy.act(
                     spec.episode_id,
                     traj.task,
@@ -154,10 +178,36 @@ async def run_episode(
             won, reward = result.won, max(reward, result.reward)
             if result.done:
                 break
+        if pending and (won or spec.explain_lost):
+            explained = True
+            traj = await _explain(spec, traj, pending, actre)
+            pending = []
     finally:
         await env.close(session.session_id)
         await policy.end_episode(spec.episode_id)
+        if explained and actre is not None:
+            await actre.end_episode(spec.episode_id)
+    if pending:
+        traj = replace(traj, metadata={**traj.metadata, "unexplained_steps": str(len(pending))})
     return replace(traj, won=won, reward=1.0 if won else reward)
+
+
+async def _explain(
+    spec: EpisodeSpec, traj: Trajectory, pending: Sequence[int], actre: ActReClient | None
+) -> Trajectory:
+    """Fills in the rationales of the sampled steps `pending`, in order, each asked with the
+    history before its step (what ActRe would have been shown when the action was taken)."""
+    if not pending:
+        return traj
+    if actre is None:
+        raise ValueError("exploration with ActRe needs an ActRe client")
+    steps = list(traj.steps)
+    for i in pending:
+        rationale, usage = await actre.explain(
+            spec.episode_id, traj.task, traj.initial_observation, steps[:i], steps[i].action
+        )
+        steps[i] = replace(steps[i], thought=rationale, usage=usage)
+    return replace(traj, steps=tuple(steps))
 
 
 async def _exploration_step(
@@ -166,21 +216,12 @@ async def _exploration_step(
     admissible: Sequence[str],
     rng: random.Random,
     policy: PolicyClient,
-    actre: ActReClient | None,
     forced: bool,
 ) -> Step:
-    if spec.use_actre:
-        if actre is None:
-            raise ValueError("exploration with ActRe needs an ActRe client")
-        action = rng.choice(sorted(admissible))
-        rationale, usage = await actre.explain(
-            traj.task, traj.initial_observation, traj.steps, action
-        )
+    if spec.use_actre:  # the rationale is asked later (`_explain`), only when it is used
         return Step(
-            thought=rationale,
-            action=action,
+            action=rng.choice(sorted(admissible)),
             source=StepSource.FORCED if forced else StepSource.SAMPLED,
-            usage=usage,
         )
     # No-ActRe baseline: the policy's own sample at a temperature, thought and all.
     answer = await policy.act(

@@ -74,6 +74,27 @@ async def test_explain(actre) -> None:
     assert 'a3t_actre_rationales_total{env="alfworld"}' in text
 
 
+async def test_episode_cache_and_end_episode(actre) -> None:
+    stub, _ = actre
+    plain = await stub.Explain(explain_request(), timeout=60)
+    first = await stub.Explain(explain_request(episode_id="ep-a"), timeout=60)
+    assert first.usage.cached_prompt_tokens == 0
+    # The next step of the same episode: its transcript head is served from the episode's cache,
+    # and the rationale is the one an uncached call writes.
+    longer = [*HISTORY, step_to_pb(Step(action="open drawer 1", observation="You open it."))]
+    second = await stub.Explain(
+        explain_request(episode_id="ep-a", history=longer, action="look"), timeout=60
+    )
+    assert second.usage.cached_prompt_tokens > 0
+    uncached = await stub.Explain(explain_request(history=longer, action="look"), timeout=60)
+    assert second.raw_text == uncached.raw_text and uncached.usage.cached_prompt_tokens == 0
+    assert first.raw_text == plain.raw_text
+    released = await stub.EndEpisode(actre_pb2.EndEpisodeRequest(episode_id="ep-a"), timeout=30)
+    assert released.released is True
+    again = await stub.EndEpisode(actre_pb2.EndEpisodeRequest(episode_id="ep-a"), timeout=30)
+    assert again.released is False
+
+
 async def test_explain_errors(actre) -> None:
     stub, _ = actre
     code, details = await rpc_error(stub.Explain(explain_request(action="  "), timeout=30))

@@ -35,6 +35,7 @@ class FakeEnv:
         self.crash_after: int | None = None  # raise after this many creates (crash simulation)
         self.creates = 0
         self.step_delay = 0.0  # seconds; lets a watcher attach while episodes run
+        self.generated: list[tuple[str, int, int, int]] = []  # (split, level, seed, count) calls
 
     @staticmethod
     def key(task: Task) -> str:
@@ -45,6 +46,12 @@ class FakeEnv:
 
     async def list_tasks(self, split: str) -> list[Task]:
         return list(self.splits[split])
+
+    async def generate(self, split: str, level: int, seed: int, count: int) -> int:
+        """Level L's games are tasks T{100 L}.. (even numbers are the ones an adapter solves)."""
+        self.generated.append((split, level, seed, count))
+        self.splits.setdefault(split, tasks(split, count, start=100 * level))
+        return len(self.splits[split])
 
     async def create(self, split: str, task_id: str) -> SessionView:
         self.creates += 1
@@ -116,10 +123,16 @@ class FakePolicy:
 class FakeActRe:
     def __init__(self):
         self.calls = 0
+        self.seen = []  # (episode_id, actions of the history, action) per call
+        self.ended = []
 
-    async def explain(self, task, initial_observation, history, action):
+    async def explain(self, episode_id, task, initial_observation, history, action):
         self.calls += 1
+        self.seen.append((episode_id, [s.action for s in history], action))
         return f"{action} may help with the task", TokenUsage(20, 0, 8)
+
+    async def end_episode(self, episode_id):
+        self.ended.append(episode_id)
 
 
 class FakeTrainer:

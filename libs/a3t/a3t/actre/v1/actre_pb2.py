@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from a3t.common.v1 import types_pb2 as a3t_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x33t/actre/v1/actre.proto\x12\x0c\x61\x33t.actre.v1\x1a\x19\x61\x33t/common/v1/types.proto\"\xc8\x01\n\x0e\x45xplainRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.a3t.common.v1.Task\x12\x1b\n\x13initial_observation\x18\x02 \x01(\t\x12$\n\x07history\x18\x03 \x03(\x0b\x32\x13.a3t.common.v1.Step\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12/\n\x06params\x18\x05 \x01(\x0b\x32\x1f.a3t.common.v1.GenerationParams\x12\x0f\n\x07\x61\x64\x61pter\x18\x06 \x01(\t\"`\n\x0f\x45xplainResponse\x12\x11\n\trationale\x18\x01 \x01(\t\x12\x10\n\x08raw_text\x18\x02 \x01(\t\x12(\n\x05usage\x18\x03 \x01(\x0b\x32\x19.a3t.common.v1.TokenUsage2\xd6\x02\n\x0c\x41\x63tReService\x12\x46\n\x07\x45xplain\x12\x1c.a3t.actre.v1.ExplainRequest\x1a\x1d.a3t.actre.v1.ExplainResponse\x12T\n\x0bLoadAdapter\x12!.a3t.common.v1.LoadAdapterRequest\x1a\".a3t.common.v1.LoadAdapterResponse\x12Z\n\rUnloadAdapter\x12#.a3t.common.v1.UnloadAdapterRequest\x1a$.a3t.common.v1.UnloadAdapterResponse\x12L\n\x0cGetModelInfo\x12\".a3t.common.v1.GetModelInfoRequest\x1a\x18.a3t.common.v1.ModelInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x33t/actre/v1/actre.proto\x12\x0c\x61\x33t.actre.v1\x1a\x19\x61\x33t/common/v1/types.proto\"\xdc\x01\n\x0e\x45xplainRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.a3t.common.v1.Task\x12\x1b\n\x13initial_observation\x18\x02 \x01(\t\x12$\n\x07history\x18\x03 \x03(\x0b\x32\x13.a3t.common.v1.Step\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12/\n\x06params\x18\x05 \x01(\x0b\x32\x1f.a3t.common.v1.GenerationParams\x12\x0f\n\x07\x61\x64\x61pter\x18\x06 \x01(\t\x12\x12\n\nepisode_id\x18\x07 \x01(\t\"`\n\x0f\x45xplainResponse\x12\x11\n\trationale\x18\x01 \x01(\t\x12\x10\n\x08raw_text\x18\x02 \x01(\t\x12(\n\x05usage\x18\x03 \x01(\x0b\x32\x19.a3t.common.v1.TokenUsage\"\'\n\x11\x45ndEpisodeRequest\x12\x12\n\nepisode_id\x18\x01 \x01(\t\"&\n\x12\x45ndEpisodeResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x32\xa7\x03\n\x0c\x41\x63tReService\x12\x46\n\x07\x45xplain\x12\x1c.a3t.actre.v1.ExplainRequest\x1a\x1d.a3t.actre.v1.ExplainResponse\x12O\n\nEndEpisode\x12\x1f.a3t.actre.v1.EndEpisodeRequest\x1a .a3t.actre.v1.EndEpisodeResponse\x12T\n\x0bLoadAdapter\x12!.a3t.common.v1.LoadAdapterRequest\x1a\".a3t.common.v1.LoadAdapterResponse\x12Z\n\rUnloadAdapter\x12#.a3t.common.v1.UnloadAdapterRequest\x1a$.a3t.common.v1.UnloadAdapterResponse\x12L\n\x0cGetModelInfo\x12\".a3t.common.v1.GetModelInfoRequest\x1a\x18.a3t.common.v1.ModelInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'a3t.actre.v1.actre_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EXPLAINREQUEST']._serialized_start=70
-  _globals['_EXPLAINREQUEST']._serialized_end=270
-  _globals['_EXPLAINRESPONSE']._serialized_start=272
-  _globals['_EXPLAINRESPONSE']._serialized_end=368
-  _globals['_ACTRESERVICE']._serialized_start=371
-  _globals['_ACTRESERVICE']._serialized_end=713
+  _globals['_EXPLAINREQUEST']._serialized_end=290
+  _globals['_EXPLAINRESPONSE']._serialized_start=292
+  _globals['_EXPLAINRESPONSE']._serialized_end=388
+  _globals['_ENDEPISODEREQUEST']._serialized_start=390
+  _globals['_ENDEPISODEREQUEST']._serialized_end=429
+  _globals['_ENDEPISODERESPONSE']._serialized_start=431
+  _globals['_ENDEPISODERESPONSE']._serialized_end=469
+  _globals['_ACTRESERVICE']._serialized_start=472
+  _globals['_ACTRESERVICE']._serialized_end=895
 # @@protoc_insertion_point(module_scope)

@@ -41,6 +41,11 @@ class ActReServiceStub:
                 request_serializer=a3t_dot_actre_dot_v1_dot_actre__pb2.ExplainRequest.SerializeToString,
                 response_deserializer=a3t_dot_actre_dot_v1_dot_actre__pb2.ExplainResponse.FromString,
                 _registered_method=True)
+        self.EndEpisode = channel.unary_unary(
+                '/a3t.actre.v1.ActReService/EndEpisode',
+                request_serializer=a3t_dot_actre_dot_v1_dot_actre__pb2.EndEpisodeRequest.SerializeToString,
+                response_deserializer=a3t_dot_actre_dot_v1_dot_actre__pb2.EndEpisodeResponse.FromString,
+                _registered_method=True)
         self.LoadAdapter = channel.unary_unary(
                 '/a3t.actre.v1.ActReService/LoadAdapter',
                 request_serializer=a3t_dot_common_dot_v1_dot_types__pb2.LoadAdapterRequest.SerializeToString,
@@ -65,6 +70,13 @@ class ActReServiceServicer:
     def Explain(self, request, context):
         """Explains an action before its outcome is seen.
         Errors: INVALID_ARGUMENT (empty action, missing task), NOT_FOUND (unknown adapter).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndEpisode(self, request, context):
+        """Drops the cached state (KV cache) of an episode's explanations. Unknown episodes are not an error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,6 +110,11 @@ def add_ActReServiceServicer_to_server(servicer, server):
                     servicer.Explain,
                     request_deserializer=a3t_dot_actre_dot_v1_dot_actre__pb2.ExplainRequest.FromString,
                     response_serializer=a3t_dot_actre_dot_v1_dot_actre__pb2.ExplainResponse.SerializeToString,
+            ),
+            'EndEpisode': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndEpisode,
+                    request_deserializer=a3t_dot_actre_dot_v1_dot_actre__pb2.EndEpisodeRequest.FromString,
+                    response_serializer=a3t_dot_actre_dot_v1_dot_actre__pb2.EndEpisodeResponse.SerializeToString,
             ),
             'LoadAdapter': grpc.unary_unary_rpc_method_handler(
                     servicer.LoadAdapter,
@@ -143,6 +160,33 @@ class ActReService:
             '/a3t.actre.v1.ActReService/Explain',
             a3t_dot_actre_dot_v1_dot_actre__pb2.ExplainRequest.SerializeToString,
             a3t_dot_actre_dot_v1_dot_actre__pb2.ExplainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndEpisode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/a3t.actre.v1.ActReService/EndEpisode',
+            a3t_dot_actre_dot_v1_dot_actre__pb2.EndEpisodeRequest.SerializeToString,
+            a3t_dot_actre_dot_v1_dot_actre__pb2.EndEpisodeResponse.FromString,
             options,
             channel_credentials,
             insecure,
