@@ -295,6 +295,42 @@ ACTRE_SYSTEM = (
     "is a sensible next step toward the task. Do not describe its result."
 )
 
+_ACTRE_QUESTION = "Why is this a sensible next step?"
+
+# Worked answers in the engine's wording, as chat turns before the real question. Without them
+# SmolLM2 answers every question with the same empty template ("This action is a sensible next
+# step because it allows you to ...") and runs past the sentence; the answers it imitates become
+# the thoughts the policy is trained to write, so they are short and name the task's objects.
+_ACTRE_EXEMPLARS: tuple[tuple[str, str, str], ...] = (
+    (
+        "You are facing the sidetable 1. Next to it, you see nothing.\n\nYour task is to: put "
+        "some pen on desk.\n> examine sidetable 1\nOn the sidetable 1, you see a keychain 1, "
+        "and a pen 2.",
+        "take pen 2 from sidetable 1",
+        "The task needs a pen, and pen 2 is on this sidetable.",
+    ),
+    (
+        "You are facing the sidetable 1. Next to it, you see nothing.\n\nYour task is to: put "
+        "some pen on desk.\n> take pen 2 from sidetable 1\nYou pick up the pen 2 from the "
+        "sidetable 1.",
+        "go to desk 1",
+        "I hold the pen, and it has to end up on the desk.",
+    ),
+    (
+        "You are facing the shelf 1. Next to it, you see nothing.\n\nYour task is to: look at "
+        "book under the desklamp.\n> take book 1 from shelf 1\nYou pick up the book 1 from "
+        "the shelf 1.",
+        "use desklamp 1",
+        "I hold the book, so turning on the desklamp lets me look at it under the light.",
+    ),
+    (
+        "You are facing the cabinet 1. Next to it, you see nothing.\n\nYour task is to: put a "
+        "mug in coffeemachine.",
+        "look",
+        "I do not see a mug yet, so I look around for one.",
+    ),
+)
+
 
 def _transcript(task: Task, initial_observation: str, history: Sequence[Step]) -> str:
     lines = [initial_observation]
@@ -304,14 +340,22 @@ def _transcript(task: Task, initial_observation: str, history: Sequence[Step]) -
     return "\n".join(lines)
 
 
+def _actre_question(transcript: str, action: str) -> str:
+    return f"{transcript}\n\nNext action: {action}\n{_ACTRE_QUESTION}"
+
+
 def actre_messages(
     task: Task, initial_observation: str, history: Sequence[Step], action: str
 ) -> list[ChatMessage]:
-    user = (
-        f"{_transcript(task, initial_observation, history[-12:])}\n\n"
-        f"Next action: {action}\nWhy is this a sensible next step?"
-    )
-    return [ChatMessage("system", ACTRE_SYSTEM), ChatMessage("user", user)]
+    """System prompt, the worked answers, then the question: the transcript (the last 12 steps:
+    actions and observations, never earlier thoughts) and the chosen action, not its outcome."""
+    messages = [ChatMessage("system", ACTRE_SYSTEM)]
+    for transcript, shown, answer in _ACTRE_EXEMPLARS:
+        messages.append(ChatMessage("user", _actre_question(transcript, shown)))
+        messages.append(ChatMessage("assistant", answer))
+    transcript = _transcript(task, initial_observation, history[-12:])
+    messages.append(ChatMessage("user", _actre_question(transcript, action)))
+    return messages
 
 
 def clean_rationale(text: str) -> str:
