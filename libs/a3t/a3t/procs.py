@@ -7,6 +7,7 @@ stop with SIGTERM (the service's graceful path), SIGKILL only if it does not exi
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -78,8 +79,14 @@ def start_service(
     *,
     log_dir: Path,
     env: Mapping[str, str] | None = None,
+    die_with_parent: bool = False,
 ) -> ServiceProcess:
-    """Starts `python -m a3t_<name>` on free ports; its output goes to `log_dir/<name>.log`."""
+    """Starts `python -m a3t_<name>` on free ports; its output goes to `log_dir/<name>.log`.
+
+    `die_with_parent` (Linux): the service gets SIGTERM when the calling thread's process dies,
+    even by SIGKILL, so `a3t run` leaves no orphaned model servers behind. Call it from a thread
+    that lives as long as the service should (the kernel watches the thread that forked).
+    """
     port, metrics_port = free_port(), free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -97,7 +104,20 @@ def start_service(
     ]
     with open(log_path, "ab") as out:
         process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            preexec_fn=_term_with_parent if die_with_parent else None,
         )
     log.info("started %s (pid %d) on port %d, log %s", name, process.pid, port, log_path)
     return ServiceProcess(name, process, port, metrics_port, log_path)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _term_with_parent() -> None:
+    """Runs in the child between fork and exec: ask for SIGTERM when the parent dies."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

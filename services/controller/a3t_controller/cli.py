@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -86,14 +87,25 @@ async def _start_services(
 ) -> dict[str, ServiceProcess]:
     logs = workdir / "logs"
     data_root = Path(args.data_root) if args.data_root else workdir / "games"
-    model = ["--model", config.base_model]
+    # One torch thread per model service: policy and ActRe decode at the same time during
+    # exploration, and more threads than free cores is 10-30x slower (NOTES.md).
+    model = ["--model", config.base_model, "--threads", "1"]
     specs = {
         "env": ["--data-root", str(data_root), "--workers", str(args.env_workers)],
         # A thought line and an action fit in 40 tokens; more only buys run-on text on a CPU.
         "policy": [*model, "--max-new-tokens", str(args.policy_max_new_tokens)],
         # Small optimizer steps: a make-run pool is a few thousand tokens, and one step per
         # epoch (the trainer's 8192-token default) barely moves a LoRA in 3 epochs.
-        "trainer": ["--state-dir", str(workdir / "trainer"), "--tokens-per-step", "1024"],
+        # Phases run one after another, so while the trainer trains nothing else computes: it
+        # gets every core (`--trainer-threads`); the model services keep one thread each.
+        "trainer": [
+            "--state-dir",
+            str(workdir / "trainer"),
+            "--tokens-per-step",
+            "1024",
+            "--torch-threads",
+            str(args.trainer_threads),
+        ],
     }
     if config.use_actre:
         specs["actre"] = [*model, "--max-new-tokens", str(args.actre_max_new_tokens)]
@@ -102,7 +114,7 @@ async def _start_services(
     procs = {}
     try:
         for name, extra in specs.items():
-            procs[name] = start_service(name, extra, log_dir=logs)
+            procs[name] = start_service(name, extra, log_dir=logs, die_with_parent=True)
         for name, proc in procs.items():
             print(f"waiting for {name} (log: {proc.log_path}) ...", flush=True)
             await proc.wait_ready(timeout=args.start_timeout)
@@ -171,6 +183,20 @@ async def run_local(args: argparse.Namespace) -> int:
         store.close()
 
 
+async def _until_sigterm(work) -> int:
+    """Runs `work`; SIGTERM cancels it like Ctrl-C, so its `finally` stops the services and the
+    experiment is left resumable."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 def _store(args: argparse.Namespace) -> Store:
     path = Path(args.workdir) / "a3t.sqlite"
     if not path.is_file():
@@ -207,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--ground-actions", action="store_true")
     run.add_argument("--env-workers", type=int, default=1)
+    run.add_argument(
+        "--trainer-threads",
+        type=int,
+        default=min(os.cpu_count() or 1, 8),
+        help="torch threads of the trainer (default: the cores, at most 8)",
+    )
     run.add_argument("--start-timeout", type=float, default=600.0)
 
     sub.add_parser("status", help="experiments in the store")
@@ -228,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command == "run":
-            return asyncio.run(run_local(args))
+            return asyncio.run(_until_sigterm(run_local(args)))
         if args.command == "serve":
             os.execv(sys.executable, [sys.executable, "-m", f"a3t_{args.service}", *args.args])
         store = _store(args)
