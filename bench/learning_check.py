@@ -1,17 +1,20 @@
 """The learning check: held-out success per round of `a3t run` profiles, next to baselines.
 
-    .venv/bin/python bench/learning_check.py [--rounds 2] [--profiles default no_actre] [--write]
+    .venv/bin/python bench/learning_check.py [--profiles default no_actre longer] [--write]
 
 Each profile is a full `a3t run` (real service processes, SmolLM2 on the CPU, generated level-1
-games) in its own work directory under var/bench/learning/. The random-action agent plays the same
-held-out games with uniformly random admissible actions for the same step budget. Reported: success
-per round (base = before training), wall time and the CPU time of all processes. With --write the
-table replaces the "## Learning check" section of docs/benchmarks.md.
+games) in its own work directory under var/bench/learning/ (delete it to measure again; an
+existing one is resumed). The random-action agent plays each profile's held-out games with
+uniformly random admissible actions for the same step budget, several episodes per game.
+Reported: success per round (base = before any training), what each round collected, wall time
+per round, and the CPU time of all processes. With --write the table replaces the
+"## Learning check" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -20,6 +23,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -27,13 +31,35 @@ from docs_section import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Learning check: success per round"
+
+
+@dataclass(frozen=True)
+class Profile:
+    what: str
+    args: tuple[str, ...]
+    rounds: int = 2
+    train_count: int = 16
+    eval_count: int = 8
+    max_steps: int = 10  # must match the run's max_steps (make-run default: 10)
+
+
 PROFILES = {
-    "default": [],  # the `make run` profile
-    "no_actre": ["--set", "use_actre=false"],  # exploration by temperature sampling
+    "default": Profile("`make run` defaults", ()),
+    "no_actre": Profile(
+        "`make run` defaults, no ActRe (exploration by temperature sampling)",
+        ("--set", "use_actre=false"),
+    ),
+    "longer": Profile(
+        "32 training / 16 held-out games, K=6, 3 rounds",
+        ("--set", "explore_attempts=6"),
+        rounds=3,
+        train_count=32,
+        eval_count=16,
+    ),
 }
 
 
-def run_profile(name: str, rounds: int, workdir: Path) -> dict:
+def run_profile(name: str, profile: Profile, workdir: Path) -> dict:
     cmd = [
         str(ROOT / ".venv/bin/a3t"),
         "--workdir",
@@ -42,9 +68,14 @@ def run_profile(name: str, rounds: int, workdir: Path) -> dict:
         "--name",
         name,
         "--rounds",
-        str(rounds),
-        *PROFILES[name],
+        str(profile.rounds),
+        "--train-count",
+        str(profile.train_count),
+        "--eval-count",
+        str(profile.eval_count),
+        *profile.args,
     ]
+    print(" ".join(cmd), flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -55,15 +86,22 @@ def run_profile(name: str, rounds: int, workdir: Path) -> dict:
 
 def read_store(workdir: Path, name: str) -> dict:
     db = sqlite3.connect(workdir / "a3t.sqlite")
-    (eid, config) = db.execute(
-        "SELECT experiment_id, config_json FROM experiments WHERE name = ?", (name,)
-    ).fetchone()
-    evals = db.execute(
-        "SELECT round, success_rate, n_tasks FROM evaluations WHERE experiment_id = ? "
-        "ORDER BY round",
-        (eid,),
-    ).fetchall()
-    return {"evals": evals, "config": config}
+    (eid,) = db.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()
+    evals = {
+        r: (s, n)
+        for r, s, n in db.execute(
+            "SELECT round, success_rate, n_tasks FROM evaluations WHERE experiment_id = ?", (eid,)
+        )
+    }
+    rounds = [
+        {"round": r, "stats": json.loads(stats), "seconds": (end or start) - start}
+        for r, stats, start, end in db.execute(
+            "SELECT round, stats_json, start_time, end_time FROM rounds WHERE experiment_id = ? "
+            "ORDER BY round",
+            (eid,),
+        )
+    ]
+    return {"evals": evals, "rounds": rounds}
 
 
 def random_agent(games_root: Path, split: str, max_steps: int, episodes: int, seed: int) -> float:
@@ -85,47 +123,66 @@ def random_agent(games_root: Path, split: str, max_steps: int, episodes: int, se
     return won / total
 
 
+def pct(rate: float, n: int) -> str:
+    return f"{100 * rate:.0f}% ({round(rate * n)}/{n})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
+    parser.add_argument("--profiles", nargs="+", default=["default", "no_actre"], choices=PROFILES)
     parser.add_argument("--random-episodes", type=int, default=5)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     base = ROOT / "var" / "bench" / "learning"
-    results = {}
-    for name in args.profiles:
-        results[name] = run_profile(name, args.rounds, base / name)
-    eval_split = "gen_l1_s1000_n8"  # `a3t run` defaults: level 1, eval seed 1000, 8 games
-    first = base / args.profiles[0] / "games"
-    rand = random_agent(first, eval_split, 10, args.random_episodes, seed=0)
-
     lines = [
         SECTION,
         "",
-        f"Command: `.venv/bin/python bench/learning_check.py --rounds {args.rounds} --profiles "
-        f"{' '.join(args.profiles)} --write` ({date.today()}, {platform.machine()} "
-        f"{os.cpu_count()}-core CPU). 16 training and 8 held-out generated level-1 games, "
-        "SmolLM2-135M-Instruct, 10 steps per episode.",
+        f"Command: `.venv/bin/python bench/learning_check.py --profiles {' '.join(args.profiles)}"
+        f" --write` ({date.today()}, {platform.machine()} {os.cpu_count()}-core CPU, "
+        "SmolLM2-135M-Instruct float32, every service a real process, generated level-1 games, "
+        "10 steps per episode). Success = held-out games won with one greedy attempt.",
         "",
-        "| profile | "
-        + " | ".join(["base", *[f"round {r}" for r in range(args.rounds)]])
-        + " | wall min | CPU min |",
-        "|---" * (args.rounds + 4) + "|",
+        "| profile | rounds | base | after round 0 | after round 1 | after round 2 "
+        "| random actions | wall min | CPU min |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, res in results.items():
-        rates = {r: f"{100 * s:.0f}%" for r, s, _ in res["evals"]}
-        cells = [rates.get(r, "-") for r in range(-1, args.rounds)]
-        lines.append(
-            f"| {name} | "
-            + " | ".join(cells)
-            + f" | {res['wall'] / 60:.1f} | {res['cpu'] / 60:.1f} |"
+    details = []
+    for name in args.profiles:
+        profile = PROFILES[name]
+        workdir = base / name
+        res = run_profile(name, profile, workdir)
+        eval_split = f"gen_l1_s1000_n{profile.eval_count}"  # a3t run: eval seed = seed + 1000
+        rand = random_agent(
+            workdir / "games", eval_split, profile.max_steps, args.random_episodes, seed=0
         )
-    lines.append(
-        f"| random admissible actions ({args.random_episodes} episodes per game) | "
-        + " | ".join([f"{100 * rand:.0f}%"] * (args.rounds + 1))
-        + " | - | - |"
-    )
+        cells = []
+        for r in (-1, 0, 1, 2):
+            cells.append(pct(*res["evals"][r]) if r in res["evals"] else "-")
+        lines.append(
+            f"| {name}: {profile.what} | {profile.rounds} | "
+            + " | ".join(cells)
+            + f" | {100 * rand:.0f}% | {res['wall'] / 60:.1f} | {res['cpu'] / 60:.1f} |"
+        )
+        for row in res["rounds"]:
+            s = row["stats"]
+            details.append(
+                f"| {name} | {row['round']} | {s.get('attempt_solved', '-')}/"
+                f"{s.get('attempt_total', '-')} | {s.get('explore_solved', '-')}/"
+                f"{s.get('explore_failed_tasks', '-')} ({s.get('explore_won', '-')} won of "
+                f"{s.get('explore_episodes', '-')}) | {s.get('pool_positive', '-')} / "
+                f"{s.get('pool_negative', '-')} | {s.get('train_steps', '-')} | "
+                f"{row['seconds'] / 60:.1f} |"
+            )
+    lines += [
+        "",
+        "Per round (attempt = the round's policy, greedy, on the training games; explore = "
+        "failed tasks solved by exploration; pool = what the round added):",
+        "",
+        "| profile | round | attempt solved | explore solved | pool + / - | optimizer steps "
+        "| wall min |",
+        "|---|---|---|---|---|---|---|",
+        *details,
+    ]
     body = "\n".join(lines) + "\n"
     print(body)
     if args.write:

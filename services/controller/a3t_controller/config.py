@@ -18,6 +18,9 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SELECTORS = ("env", "critic", "hybrid")
 # Exploration attempts per failed task, by env (DESIGN.md step 2).
 DEFAULT_EXPLORE_ATTEMPTS = {"alfworld": 40, "webshop": 20, "apibank": 8}
+# Difficulty levels of the env's game generator (a3t_env.gen.LEVELS), easiest first.
+GENERATED_LEVELS = (1, 2, 3, 4)
+MAX_GENERATED = 10_000  # games per GenerateTasks call, as the env proto documents
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,17 @@ class ExperimentConfig:
     self_actre: bool = False  # the policy model answers the ActRe prompt (recorded only)
     sft_only: bool = False  # positives only, no negative term
     real_valued_reward: bool = False  # mean-baseline weights from real rewards, not binarised
+    # Train on the base model's failed attempts as negatives. Off by default: the base model
+    # acts with the 1-shot exemplar and the trainer renders without it, so they are not samples
+    # of the policy being trained (a3t_controller.rounds, compose).
+    base_negatives: bool = False
+    # --- curriculum (DESIGN.md's options): train on generated games instead of train_split
+    # Generated levels to climb, strictly increasing, e.g. [1, 2, 3]; empty = no curriculum.
+    curriculum_levels: tuple[int, ...] = ()
+    # Attempt success rate on the current level at which the next round moves one level up.
+    curriculum_threshold: float = 0.5
+    curriculum_train_count: int = 16  # generated training games per level
+    curriculum_seed: int = 0  # generator seed of the training games (the same at every level)
     # --- training (step 5)
     base_model: str = "smollm2"
     epochs_first_round: int = 10
@@ -103,11 +117,15 @@ class ExperimentConfig:
     def epochs_for(self, round_: int) -> int:
         return self.epochs_first_round if round_ == 0 else self.epochs_later_rounds
 
+    def curriculum_split(self, level: int) -> str:
+        """The generated training split of a curriculum level, named as `a3t run` names them."""
+        return f"gen_l{level}_s{self.curriculum_seed}_n{self.curriculum_train_count}"
+
     def problems(self) -> list[str]:
         found = []
         if not NAME.match(self.name):
             found.append(f"name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
-        if self.train_split == self.eval_split:
+        if self.train_split == self.eval_split and not self.curriculum_levels:
             found.append(
                 f"train_split and eval_split are both {self.train_split!r}: held-out tasks "
                 "must never be trained on"
@@ -138,6 +156,34 @@ class ExperimentConfig:
         for name in ("max_train_tasks", "max_eval_tasks"):
             if getattr(self, name) < 0:
                 found.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        found.extend(self._curriculum_problems())
+        return found
+
+    def _curriculum_problems(self) -> list[str]:
+        levels = list(self.curriculum_levels)
+        if not levels:
+            return []
+        found = []
+        if any(level not in GENERATED_LEVELS for level in levels) or levels != sorted(set(levels)):
+            found.append(
+                f"curriculum_levels must be strictly increasing levels of {list(GENERATED_LEVELS)}"
+                f" (e.g. [1, 2, 3]), or empty for no curriculum; got {levels}"
+            )
+        if not 0 < self.curriculum_threshold <= 1:
+            found.append(f"curriculum_threshold must be in (0, 1], got {self.curriculum_threshold}")
+        if not 1 <= self.curriculum_train_count <= MAX_GENERATED:
+            found.append(
+                f"curriculum_train_count must be in 1..{MAX_GENERATED}, got "
+                f"{self.curriculum_train_count}"
+            )
+        if self.curriculum_seed < 0:
+            found.append(f"curriculum_seed must be >= 0, got {self.curriculum_seed}")
+        clash = [lv for lv in levels if self.curriculum_split(lv) == self.eval_split]
+        if clash:
+            found.append(
+                f"eval_split {self.eval_split!r} is the curriculum's level-{clash[0]} training "
+                "split: held-out tasks must never be trained on; change curriculum_seed"
+            )
         return found
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,11 +199,50 @@ class ExperimentConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError([f"unknown experiment config keys {unknown}"])
-        values = dict(data)
-        for key in ("explore_probability", "lora_target_modules"):
-            if key in values:
-                values[key] = tuple(values[key])
+        values, found = {}, []
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                value, problem = _typed(f.name, f.type, data[f.name])
+                values[f.name] = value
+                if problem:
+                    found.append(problem)
+        if found:
+            raise ConfigError(found)
         config = cls(**values)
         if found := config.problems():
             raise ConfigError(found)
         return config
+
+
+_SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _typed(name: str, annotation: str, value: Any) -> tuple[Any, str]:
+    """`value` as the field's type, and a problem ("" when none). An int is a valid float, and
+    so is a string float() reads: YAML 1.1 loads `1e-3` (no dot) as the string '1e-3'."""
+
+    def scalar(kind: str, item: Any) -> tuple[Any, bool]:
+        if kind == "float" and isinstance(item, int) and not isinstance(item, bool):
+            return float(item), True
+        if kind == "float" and isinstance(item, str):
+            try:
+                return float(item), True
+            except ValueError:
+                return item, False
+        if kind in ("int", "float") and isinstance(item, bool):
+            return item, False
+        return item, isinstance(item, _SCALARS[kind])
+
+    if annotation.startswith("tuple["):
+        kind = annotation[len("tuple[") :].split(",")[0]
+        items = value if isinstance(value, list | tuple) else [value]
+        out = [scalar(kind, item) for item in items]
+        if all(ok for _, ok in out):
+            return tuple(v for v, _ in out), ""
+        return value, f"{name} must be a list of {kind} values, got {value!r}"
+    if annotation in _SCALARS:
+        out, ok = scalar(annotation, value)
+        if ok:
+            return out, ""
+        return value, f"{name} must be {annotation}, got {value!r}"
+    return value, ""

@@ -18,8 +18,10 @@ def markdown_report(store: Store, experiment_id: str) -> str:
     exp = store.experiment(experiment_id)
     rows = report_rows(store, experiment_id)
     types = sorted({t for r in rows if r["eval"] for t in r["eval"]["by_type"]})
+    curriculum = any("train_level" in r["stats"] for r in rows)
     head = [
         "round",
+        *(["level"] if curriculum else []),
         "phase",
         "attempt solved",
         "explore solved",
@@ -45,6 +47,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         )
         cells = [
             str(r["round"]),
+            *([str(s.get("train_level", "-"))] if curriculum else []),
             r["phase"],
             attempt,
             explore,

@@ -4,7 +4,8 @@ Reads like DESIGN.md's "The A³T round". Every phase takes its inputs from the s
 results there before the round moves on, and every episode is stored the moment it ends, so a
 restart after kill -9 resumes at the phase it was in and skips the episodes it already has.
 Before round 0 the base policy is evaluated once (stored as round -1) so every round has a
-baseline.
+baseline. With a curriculum, each round trains on generated games of its level instead of
+train_split; the level follows from the previous round's stored row (`curriculum_level`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class TrainResult:
 class TaskLister(Protocol):
     async def list_tasks(self, split: str) -> list[Task]: ...
 
+    # Makes a split of generated games (idempotent); returns its size. Used by the curriculum.
+    async def generate(self, split: str, level: int, seed: int, count: int) -> int: ...
+
 
 class TrainerClient(Protocol):
     async def train(
@@ -120,9 +124,11 @@ class RoundRunner:
         exp = row.experiment_id
         self._store.set_experiment(exp, state="running", error_message="")
         try:
-            train_tasks = await self._tasks(config.train_split, config.max_train_tasks)
             eval_tasks = await self._tasks(config.eval_split, config.max_eval_tasks)
-            check_held_out(train_tasks, eval_tasks)
+            train_tasks: list[Task] = []  # a curriculum draws them per round, in _round
+            if not config.curriculum_levels:
+                train_tasks = await self._tasks(config.train_split, config.max_train_tasks)
+                check_held_out(train_tasks, eval_tasks)
             promoted = self._store.promoted_adapter(exp)
             if promoted is not None:  # the policy service may have restarted since
                 await self._svc.policy_adapters.load_adapter(promoted["name"], promoted["uri"])
@@ -155,14 +161,26 @@ class RoundRunner:
     ) -> None:
         promoted = self._store.promoted_adapter(exp)
         adapter = promoted["name"] if promoted else ""
-        self._store.start_round(exp, round_, adapter, config.explore_probability_at(round_))
+        previous = self._store.round(exp, round_ - 1) if round_ > 0 else None
+        level = curriculum_level(config, previous)
+        p = config.explore_probability_at(round_)
+        self._store.start_round(exp, round_, adapter, p, level)
         state = self._store.round(exp, round_)
         adapter = state["policy_adapter"]  # the adapter this round started with, on resume too
+        level = state["level"]
         phase = state["phase"]
         log.info("experiment %s round %d: resuming at %s", exp, round_, phase)
+        if config.curriculum_levels:  # this round's training tasks: generated games of its level
+            split = config.curriculum_split(level)
+            count = config.curriculum_train_count
+            await self._svc.tasks.generate(split, level, config.curriculum_seed, count)
+            train_tasks = await self._tasks(split, config.max_train_tasks)
+            check_held_out(train_tasks, eval_tasks)
         # --- step 1: attempt every training task once, greedy
         if phase == "attempt":
             stats = await self._attempt(exp, config, round_, adapter, train_tasks)
+            if config.curriculum_levels:
+                stats |= {"train_level": level, "train_split": split}
             phase = self._advance(exp, round_, "explore", stats)
         # --- step 2: explore the failed tasks with sampled actions + ActRe rationales
         if phase == "explore":
@@ -267,6 +285,8 @@ class RoundRunner:
             use_actre=config.use_actre,
             adapter=adapter,
             seed=config.seed,
+            # A critic may keep a trajectory the env calls lost: it needs its rationales.
+            explain_lost=config.selector in ("critic", "hybrid"),
         )
 
     async def _attempt(
@@ -362,9 +382,17 @@ class RoundRunner:
             if ok:
                 kept[explored[trajectory_id].task_id].append(explored[trajectory_id])
         weighted: list[tuple[str, float]] = []
+        off_prompt = 0
         for attempt in attempts:
             positives = tuple(p.trajectory for p in kept.get(attempt.task_id, []))
             items = compose_task(TaskOutcome(attempt.trajectory, positives))
+            if not config.base_negatives and attempt.trajectory.policy_adapter in ("", "base"):
+                # The base model acted with the 1-shot exemplar, which the trainer does not
+                # render: its failure is not a sample of the policy being trained, and pushing
+                # it down (format tokens included) unlearns the step format before an adapter
+                # has learned it. Its task's successes still count.
+                off_prompt += sum(i.weight < 0 for i in items)
+                items = [i for i in items if i.weight > 0]
             if config.real_valued_reward and not attempt.won and items:
                 # Mean-reward baseline over the real rewards instead of the binarised ones.
                 mean = sum(i.trajectory.reward for i in items) / len(items)
@@ -386,6 +414,7 @@ class RoundRunner:
             "pool_size": size,
             "pool_positive": sum(w > 0 for _, w in weighted),
             "pool_negative": sum(w < 0 for _, w in weighted),
+            "base_negatives_dropped": off_prompt,
         }
 
     # --- training
@@ -483,6 +512,26 @@ class RoundRunner:
             "experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, adapter or "base"
         )
         return {"eval_success_rate": rate, "cumulative_success_rate": cumulative}
+
+
+def curriculum_level(config: ExperimentConfig, previous: dict | None) -> int:
+    """The generated level a round trains on; 0 without a curriculum.
+
+    Round 0 takes the first listed level; a later round takes the previous round's level (its
+    stored row, `previous`), moved up to the next listed level once that round's attempt success
+    rate reached curriculum_threshold, and never past the last. Only stored values go in, so a
+    resumed experiment finds the same levels.
+    """
+    levels = config.curriculum_levels
+    if not levels:
+        return 0
+    if previous is None:
+        return levels[0]
+    at = levels.index(previous["level"])
+    stats = previous["stats"]
+    if stats["attempt_solved"] / stats["attempt_total"] >= config.curriculum_threshold:
+        at = min(at + 1, len(levels) - 1)
+    return levels[at]
 
 
 def check_held_out(train: list[Task], evaluation: list[Task]) -> None:

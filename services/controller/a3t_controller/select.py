@@ -1,6 +1,8 @@
 """Selectors (DESIGN.md round step 3): which explored trajectories are kept for training.
 
-- env: keep trajectories with binarised reward 1 (won), at most `max_positives_per_task` per task.
+- env: keep trajectories with binarised reward 1 (won), at most `max_positives_per_task` per task,
+  the shortest first: a random walk that wins in 3 steps shows the task better than one that
+  wanders for 9, and costs a third of the training tokens.
 - critic: keep trajectories the critic scores >= threshold, the top fraction of those overall, at
   most `critic_per_task_cap` per task. An unparseable critic answer (score None) is never kept.
 - hybrid: both selectors judge every candidate (a trajectory is kept only if both keep it), and
@@ -26,7 +28,7 @@ Decision = tuple[
 def select_env(candidates: Sequence[StoredTrajectory], cap: int) -> list[Decision]:
     decisions = []
     kept_per_task: dict[str, int] = defaultdict(int)
-    for cand in sorted(candidates, key=lambda c: (c.task_id, c.attempt)):
+    for cand in sorted(candidates, key=lambda c: (c.task_id, len(c.trajectory.steps), c.attempt)):
         if not cand.won:
             decisions.append((cand.trajectory_id, "env", False, None, "not won"))
         elif kept_per_task[cand.task_id] >= cap:

@@ -17,7 +17,7 @@ from tests.unit.controller.fakes import (
 )
 
 
-def make(tmp_path, **overrides):
+def make(tmp_path, on_progress=None, **overrides):
     env = FakeEnv({"train": tasks("train", 6), "eval": tasks("eval", 4, start=10)})
     policy, actre, trainer = FakePolicy(), FakeActRe(), FakeTrainer()
     services = Services(
@@ -46,7 +46,7 @@ def make(tmp_path, **overrides):
     exp = store.create_experiment(config.name, "req-1", config.to_dict())
     return (
         store,
-        RoundRunner(store, services, tmp_path / "artifacts"),
+        RoundRunner(store, services, tmp_path / "artifacts", on_progress),
         exp,
         env,
         policy,
@@ -77,15 +77,20 @@ async def test_two_rounds_persist_everything(tmp_path):
     kept = [s for s in sel if s["kept"]]
     assert {s["reason"] for s in kept} == {"won (binarised reward 1)"}
     assert r0["stats"]["selected"] == len(kept) <= 12
-    # Composition: every explored-then-solved task has weights summing to zero.
+    # Composition: round 0's failures are the base model's (made with the exemplar the trainer
+    # does not render), so its explored tasks keep only their successes, 1/(K'+1) each; from
+    # round 1 on every explored-then-solved task has weights summing to zero.
     assert abs(trainer.requests[0].config.learning_rate - 1e-4) < 1e-12
     pool = store.pool(eid)
     by_task = {}
     for w, t in pool:
         by_task.setdefault((t.round, t.task.task_id), []).append(w)
-    assert all(abs(sum(ws)) < 1e-9 for (r, _), ws in by_task.items() if r == 0)
-    assert all(ws == [1.0] or abs(sum(ws)) < 1e-9 for ws in by_task.values())
-    assert any(w < 0 for w, _ in pool)
+    round0 = [ws for (r, _), ws in by_task.items() if r == 0]
+    assert round0 and all(ws == [1 / (len(ws) + 1)] * len(ws) for ws in round0)
+    assert r0["stats"]["base_negatives_dropped"] == len(round0)
+    round1 = [ws for (r, _), ws in by_task.items() if r == 1]
+    assert all(ws == [1.0] or abs(sum(ws)) < 1e-9 for ws in round1)
+    assert any(w < 0 for ws in round1 for w in ws)
     assert all(t.task.split == "train" for _, t in pool)
     # Round 1 used round 0's adapter; it solves even tasks directly (+1 each) .
     r1 = store.round(eid, 1)
@@ -145,6 +150,16 @@ async def test_no_actre_baseline_explores_by_temperature(tmp_path):
         for s in store.step_rows(t.trajectory_id)
     }
     assert "temperature" in sources and "sampled" not in sources
+
+
+async def test_base_negatives_on_balances_round_0(tmp_path):
+    store, runner, exp, *_ = make(tmp_path, base_negatives=True, rounds=1)
+    await runner.run(exp.experiment_id)
+    by_task = {}
+    for w, t in store.pool(exp.experiment_id):
+        by_task.setdefault(t.task.task_id, []).append(w)
+    assert by_task and all(abs(sum(ws)) < 1e-9 and min(ws) < 0 for ws in by_task.values())
+    assert store.round(exp.experiment_id, 0)["stats"]["base_negatives_dropped"] == 0
 
 
 async def test_sft_only_has_no_negative_weights(tmp_path):

@@ -1,0 +1,47 @@
+"""ExperimentConfig from YAML-ish dicts: types checked field by field, every problem at once."""
+
+import pytest
+
+from a3t.errors import ConfigError
+from a3t_controller.cli import _parse_set
+from a3t_controller.config import ExperimentConfig
+
+
+def test_values_take_the_field_types():
+    config = ExperimentConfig.from_dict(
+        {
+            "rounds": 2,
+            "learning_rate": 3,  # an int is a valid float
+            "explore_probability": [1, 0.5],
+            "lora_target_modules": ["q_proj"],
+        }
+    )
+    assert config.learning_rate == 3.0 and isinstance(config.learning_rate, float)
+    assert config.explore_probability == (1.0, 0.5)
+    assert config.lora_target_modules == ("q_proj",)
+    # A single value where a list is expected is a one-element schedule.
+    assert ExperimentConfig.from_dict({"explore_probability": 0.3}).explore_probability == (0.3,)
+
+
+def test_yaml_exponent_without_a_dot_is_a_float():
+    # YAML 1.1 reads 1e-3 as the string '1e-3'; `--set learning_rate=1e-3` must still work.
+    values = _parse_set(["learning_rate=1e-3", "use_actre=false"])
+    assert values == {"learning_rate": "1e-3", "use_actre": False}
+    assert ExperimentConfig.from_dict(values).learning_rate == 0.001
+
+
+def test_wrong_types_are_all_reported_by_name():
+    with pytest.raises(ConfigError) as err:
+        ExperimentConfig.from_dict(
+            {"rounds": "two", "use_actre": 1, "lora_target_modules": [1], "learning_rate": "fast"}
+        )
+    text = str(err.value)
+    assert "rounds must be int, got 'two'" in text
+    assert "use_actre must be bool, got 1" in text
+    assert "lora_target_modules must be a list of str values, got [1]" in text
+    assert "learning_rate must be float, got 'fast'" in text
+
+
+def test_unknown_keys_are_refused():
+    with pytest.raises(ConfigError, match=r"unknown experiment config keys \['epoch'\]"):
+        ExperimentConfig.from_dict({"epoch": 3})
