@@ -6,13 +6,13 @@ why one would take it; the step is recorded as `think: <rationale>` + the action
 After `invalid_limit` non-admissible policy actions in a row the next step is forced the same way
 (source FORCED). The no-ActRe baseline samples the policy at a temperature instead (TEMPERATURE).
 
-ActRe is asked only when its answer is used: a sampled step's rationale is requested just before
-the policy next reads the history, or when the episode ends won (or, with `explain_lost`, lost
-too: a critic may keep a trajectory the env calls lost). This changes no rationale: the ActRe
-prompt shows earlier actions and observations but never earlier thoughts, so a rationale asked
-late sees exactly the prompt it would have seen at once. A lost episode's trailing sampled
-steps keep an empty thought (counted in the trajectory's metadata); they are never trained on,
-and with p = 1.0 (round 0 of the `make run` profile) most exploration episodes ask ActRe nothing.
+ActRe is asked only when its answer is read: a sampled step's rationale is requested just before
+the policy next reads the history, and otherwise left pending (listed in the trajectory's
+metadata, `unexplained_steps`) until the round's selection keeps the trajectory for training
+(`explain_pending`). This changes no rationale: the ActRe prompt shows earlier actions and
+observations but never earlier thoughts, so a rationale asked late sees exactly the prompt it
+would have seen at once. Exploration with p = 1.0 then asks ActRe nothing, and only the
+trajectories that are trained on are explained.
 
 The services are reached through small Protocols so this logic is unit-tested with fakes; the
 controller passes gRPC-backed clients (a3t_controller.clients).
@@ -107,7 +107,6 @@ class EpisodeSpec:
     explore_temperature: float = 1.0  # used by the no-ActRe baseline's exploration steps
     adapter: str = ""
     seed: int = 0
-    explain_lost: bool = False  # ask ActRe for a lost episode's rationales too (critic selection)
 
 
 async def run_episode(
@@ -143,7 +142,7 @@ async def run_episode(
             else:
                 # The policy reads the thoughts of earlier steps: explain them first.
                 explained = explained or bool(pending)
-                traj = await _explain(spec, traj, pending, actre)
+                traj = await _explain(spec.episode_id, traj, pending, actre)
                 pending = []
                 answer = await policy.act(
                     spec.episode_id,
@@ -178,22 +177,43 @@ async def run_episode(
             won, reward = result.won, max(reward, result.reward)
             if result.done:
                 break
-        if pending and (won or spec.explain_lost):
-            explained = True
-            traj = await _explain(spec, traj, pending, actre)
-            pending = []
     finally:
         await env.close(session.session_id)
         await policy.end_episode(spec.episode_id)
         if explained and actre is not None:
             await actre.end_episode(spec.episode_id)
     if pending:
-        traj = replace(traj, metadata={**traj.metadata, "unexplained_steps": str(len(pending))})
+        metadata = {**traj.metadata, UNEXPLAINED: ",".join(map(str, pending))}
+        traj = replace(traj, metadata=metadata)
     return replace(traj, won=won, reward=1.0 if won else reward)
 
 
+UNEXPLAINED = "unexplained_steps"  # metadata key: indices of sampled steps without a rationale yet
+
+
+def pending_steps(traj: Trajectory) -> list[int]:
+    """Indices of the trajectory's sampled steps whose rationale has not been asked yet."""
+    value = traj.metadata.get(UNEXPLAINED, "")
+    return [int(i) for i in value.split(",")] if value else []
+
+
+async def explain_pending(
+    episode_id: str, traj: Trajectory, actre: ActReClient | None
+) -> Trajectory:
+    """The trajectory with every pending rationale filled in (what selection calls for the
+    trajectories it keeps); `episode_id` keys ActRe's cache for these calls."""
+    pending = pending_steps(traj)
+    if not pending:
+        return traj
+    traj = await _explain(episode_id, traj, pending, actre)
+    if actre is not None:
+        await actre.end_episode(episode_id)
+    metadata = {k: v for k, v in traj.metadata.items() if k != UNEXPLAINED}
+    return replace(traj, metadata=metadata)
+
+
 async def _explain(
-    spec: EpisodeSpec, traj: Trajectory, pending: Sequence[int], actre: ActReClient | None
+    episode_id: str, traj: Trajectory, pending: Sequence[int], actre: ActReClient | None
 ) -> Trajectory:
     """Fills in the rationales of the sampled steps `pending`, in order, each asked with the
     history before its step (what ActRe would have been shown when the action was taken)."""
@@ -204,7 +224,7 @@ async def _explain(
     steps = list(traj.steps)
     for i in pending:
         rationale, usage = await actre.explain(
-            spec.episode_id, traj.task, traj.initial_observation, steps[:i], steps[i].action
+            episode_id, traj.task, traj.initial_observation, steps[:i], steps[i].action
         )
         steps[i] = replace(steps[i], thought=rationale, usage=usage)
     return replace(traj, steps=tuple(steps))

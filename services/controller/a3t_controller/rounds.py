@@ -28,6 +28,8 @@ from a3t_controller.episode import (
     EnvClient,
     EpisodeSpec,
     PolicyClient,
+    explain_pending,
+    pending_steps,
     run_episode,
 )
 from a3t_controller.select import select
@@ -285,8 +287,6 @@ class RoundRunner:
             use_actre=config.use_actre,
             adapter=adapter,
             seed=config.seed,
-            # A critic may keep a trajectory the env calls lost: it needs its rationales.
-            explain_lost=config.selector in ("critic", "hybrid"),
         )
 
     async def _attempt(
@@ -313,12 +313,13 @@ class RoundRunner:
         self._emit(exp, round_, "explore", 0, total, f"explore: {len(failed)} failed tasks, p={p}")
 
         async def explore_task(task: Task) -> None:
-            # Attempts of one task run in order: how many are needed depends on the successes.
+            # Attempts of one task run in order: WebShop's rule stops at the first success.
+            # Otherwise all K run, and selection keeps the shortest wins up to the cap.
             nonlocal done
             stored = self._store.trajectories(exp, round_, "explore", task.task_id)
             wins = sum(t.won for t in stored)
             for attempt in range(len(stored), k):
-                if wins >= config.max_positives_per_task or (wins and config.stop_at_first_success):
+                if wins and config.stop_at_first_success:
                     break
                 spec = self._spec(exp, config, round_, "explore", task, attempt, adapter, p)
                 async with sem:
@@ -363,8 +364,20 @@ class RoundRunner:
                 scores[cand.trajectory_id], _ = await self._svc.critic.score(cand.trajectory)
                 self._emit(exp, round_, "select", i + 1, len(candidates), "critic scoring")
         decisions, stats = select(candidates, config, scores)
+        # Rationales are asked only now, for what will be trained on (episode.py): a kept
+        # trajectory's pending sampled steps get theirs before the selection is recorded, so a
+        # restart finds each either explained and stored, or still pending.
+        verdicts: dict[str, bool] = {}
+        for trajectory_id, _, kept, _, _ in decisions:
+            verdicts[trajectory_id] = verdicts.get(trajectory_id, True) and kept
+        by_id = {c.trajectory_id: c for c in candidates}
+        todo = [by_id[t] for t, ok in verdicts.items() if ok and pending_steps(by_id[t].trajectory)]
+        for i, cand in enumerate(todo):
+            traj = await explain_pending(cand.trajectory_id, cand.trajectory, self._svc.actre)
+            self._store.update_steps(cand.trajectory_id, traj)
+            self._emit(exp, round_, "select", i + 1, len(todo), "ActRe explaining kept episodes")
         self._store.record_selection(exp, round_, decisions)
-        return stats
+        return {**stats, "explained": len(todo)}
 
     def _compose(
         self, exp: str, config: ExperimentConfig, round_: int, eval_tasks: list[Task]

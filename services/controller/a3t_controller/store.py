@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from a3t.errors import AlreadyExists, NotFound
+from a3t.errors import AlreadyExists, FailedPrecondition, NotFound
 from a3t.trajectory import Trajectory
 
 SCHEMA = """
@@ -284,6 +284,30 @@ class Store:
             )
 
     # --- trajectories
+
+    def update_steps(self, trajectory_id: str, traj: Trajectory) -> None:
+        """Stores thoughts filled in after the episode (ActRe rationales of a kept trajectory);
+        nothing else of a stored trajectory ever changes."""
+        row = self._db.execute(
+            "SELECT json FROM trajectories WHERE trajectory_id = ?", (trajectory_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"trajectory {trajectory_id!r} not found")
+        stored = Trajectory.from_json(row["json"])
+        if [s.action for s in stored.steps] != [s.action for s in traj.steps]:
+            raise FailedPrecondition(
+                f"trajectory {trajectory_id!r}: only thoughts may change after it is stored"
+            )
+        traj = replace(traj, trajectory_id=trajectory_id, round=stored.round)
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE trajectories SET json = ? WHERE trajectory_id = ?",
+                (traj.to_json(), trajectory_id),
+            )
+            db.executemany(
+                "UPDATE steps SET thought = ? WHERE trajectory_id = ? AND step_index = ?",
+                [(s.thought, trajectory_id, i) for i, s in enumerate(traj.steps)],
+            )
 
     def add_trajectory(
         self, experiment_id: str, round_: int, phase: str, attempt: int, traj: Trajectory

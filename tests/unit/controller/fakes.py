@@ -124,9 +124,12 @@ class FakeActRe:
     def __init__(self):
         self.calls = 0
         self.seen = []  # (episode_id, actions of the history, action) per call
+        self.fail_after: int | None = None  # raise once this many calls were answered
         self.ended = []
 
     async def explain(self, episode_id, task, initial_observation, history, action):
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise RuntimeError("simulated ActRe crash")
         self.calls += 1
         self.seen.append((episode_id, [s.action for s in history], action))
         return f"{action} may help with the task", TokenUsage(20, 0, 8)

@@ -1,7 +1,13 @@
 """One episode over fakes: sampled steps, and ActRe asked only when its rationale is used."""
 
 from a3t.trajectory import StepSource, TokenUsage
-from a3t_controller.episode import EpisodeSpec, PolicyAnswer, run_episode
+from a3t_controller.episode import (
+    EpisodeSpec,
+    PolicyAnswer,
+    explain_pending,
+    pending_steps,
+    run_episode,
+)
 from tests.unit.controller.fakes import FakeActRe, FakeEnv, FakePolicy, tasks
 
 TASK = tasks("train", 1, start=3)[0]  # won by "open box 3"
@@ -38,42 +44,40 @@ async def find_seed(won: bool) -> int:
     raise AssertionError("no such seed")
 
 
-async def test_won_episode_gets_every_rationale_with_the_history_before_its_step():
+async def test_sampled_steps_stay_pending_and_explain_pending_fills_them_exactly():
     seed = await find_seed(True)
     actre = FakeActRe()
     traj = await run_episode(
         spec(explore_probability=1.0, seed=seed), FakeEnv({"train": [TASK]}), FakePolicy(), actre
     )
     assert traj.won and traj.steps[-1].action == "open box 3"
-    assert all(s.source == StepSource.SAMPLED for s in traj.steps)
-    assert all(s.thought == f"{s.action} may help with the task" for s in traj.steps)
+    assert all(s.source == StepSource.SAMPLED and s.thought == "" for s in traj.steps)
+    assert actre.calls == 0 and actre.ended == []  # p = 1: nothing read a rationale yet
+    n = len(traj.steps)
+    assert pending_steps(traj) == list(range(n))
+    assert traj.metadata["unexplained_steps"] == ",".join(map(str, range(n)))
+
+    explained = await explain_pending("t-1", traj, actre)
+    assert all(s.thought == f"{s.action} may help with the task" for s in explained.steps)
     actions = [s.action for s in traj.steps]
-    assert actre.seen == [("e1", actions[:i], a) for i, a in enumerate(actions)]
-    assert actre.ended == ["e1"]
-    assert "unexplained_steps" not in traj.metadata
+    # Each rationale was asked with the history before its step, as at the time of the action.
+    assert actre.seen == [("t-1", actions[:i], a) for i, a in enumerate(actions)]
+    assert actre.ended == ["t-1"]
+    assert pending_steps(explained) == [] and "unexplained_steps" not in explained.metadata
+    assert [s.observation for s in explained.steps] == [s.observation for s in traj.steps]
+    assert await explain_pending("t-1", explained, actre) == explained  # nothing left to ask
+    assert actre.calls == n
 
 
-async def test_lost_episode_asks_actre_nothing_unless_told():
+async def test_lost_episode_is_stored_unexplained():
     seed = await find_seed(False)
     actre = FakeActRe()
     traj = await run_episode(
         spec(explore_probability=1.0, seed=seed), FakeEnv({"train": [TASK]}), FakePolicy(), actre
     )
     assert not traj.won and len(traj.steps) == 8
-    assert actre.calls == 0 and actre.ended == []
-    assert all(s.thought == "" and s.source.synthesised for s in traj.steps)
-    assert traj.metadata["unexplained_steps"] == "8"
-
-    told = FakeActRe()
-    traj2 = await run_episode(
-        spec(explore_probability=1.0, seed=seed, explain_lost=True),
-        FakeEnv({"train": [TASK]}),
-        FakePolicy(),
-        told,
-    )
-    assert [s.action for s in traj2.steps] == [s.action for s in traj.steps]  # same draws
-    assert told.calls == 8 and all(s.thought for s in traj2.steps)
-    assert "unexplained_steps" not in traj2.metadata
+    assert actre.calls == 0
+    assert pending_steps(traj) == list(range(8))
 
 
 async def test_policy_sees_every_earlier_rationale():
@@ -88,6 +92,11 @@ async def test_policy_sees_every_earlier_rationale():
     assert StepSource.POLICY in sources and StepSource.SAMPLED in sources
     assert len(policy.thoughts_seen) == sources.count(StepSource.POLICY)
     assert any(any(seen) for seen in policy.thoughts_seen)  # some call came after a sampled step
+    # Sampled steps after the policy's last step are left for selection to explain.
+    last_policy = max(i for i, src in enumerate(sources) if src == StepSource.POLICY)
+    tail = [i for i in range(last_policy + 1, len(sources))]
+    assert pending_steps(traj) == tail
+    assert actre.ended == ["e1"]
     for seen in policy.thoughts_seen:  # at each policy call every earlier sampled step is explained
         for step, thought in zip(traj.steps, seen, strict=False):
             expected = f"{step.action} may help with the task" if step.source.synthesised else ""

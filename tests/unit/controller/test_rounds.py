@@ -67,16 +67,30 @@ async def test_two_rounds_persist_everything(tmp_path):
     explored = store.trajectories(eid, 0, "explore")
     winners = [t for t in explored if t.won]
     assert winners and actre.calls > 0
-    for t in winners:
-        steps = store.step_rows(t.trajectory_id)
-        assert all(s["synthesised"] == 1 and s["source"] in ("sampled", "forced") for s in steps)
-        assert all(s["thought"].endswith("may help with the task") for s in steps)
-    # Selection is recorded with reasons; at most 2 positives per task.
+    # Selection is recorded with reasons; at most 2 positives per task, the shortest wins.
     sel = store.selections(eid, 0)
     assert len(sel) == len(explored)
-    kept = [s for s in sel if s["kept"]]
-    assert {s["reason"] for s in kept} == {"won (binarised reward 1)"}
+    kept = {s["trajectory_id"] for s in sel if s["kept"]}
+    assert {s["reason"] for s in sel if s["kept"]} == {"won (binarised reward 1)"}
     assert r0["stats"]["selected"] == len(kept) <= 12
+    assert r0["stats"]["explained"] == len(kept)
+    assert r0["stats"]["explore_episodes"] == 6 * 6  # all K attempts: the cap is selection's
+    for t in winners:
+        others = [w for w in winners if w.task_id == t.task_id and w.trajectory_id in kept]
+        steps = store.step_rows(t.trajectory_id)
+        assert all(s["synthesised"] == 1 and s["source"] in ("sampled", "forced") for s in steps)
+        if t.trajectory_id in kept:  # explained by ActRe once kept, in the store too
+            assert all(s["thought"].endswith("may help with the task") for s in steps)
+            assert "unexplained_steps" not in t.trajectory.metadata
+        else:  # a longer win over the cap: never trained on, never explained
+            assert all(s["thought"] == "" for s in steps)
+            assert all(len(o.trajectory.steps) <= len(t.trajectory.steps) for o in others)
+    # Round 0 (p = 1) asked ActRe only for the kept trajectories, one call per step.
+    round0_ids = {t.trajectory_id for t in explored}
+    round0_calls = [e for e, _, _ in actre.seen if e in round0_ids]
+    assert sorted(round0_calls) == sorted(
+        t.trajectory_id for t in explored if t.trajectory_id in kept for _ in t.trajectory.steps
+    )
     # Composition: round 0's failures are the base model's (made with the exemplar the trainer
     # does not render), so its explored tasks keep only their successes, 1/(K'+1) each; from
     # round 1 on every explored-then-solved task has weights summing to zero.
@@ -125,6 +139,24 @@ async def test_resume_after_crash_redoes_and_loses_nothing(tmp_path):
     keys = [(t.round, t.phase, t.task_id, t.attempt) for t in after]
     assert len(keys) == len(set(keys))
     assert store.experiment(eid).state == "succeeded"
+
+
+async def test_crash_while_explaining_kept_episodes_resumes_in_select(tmp_path):
+    store, runner, exp, _env, _p, actre, _t = make(tmp_path, rounds=1)
+    eid = exp.experiment_id
+    actre.fail_after = 5  # in round 0 (p = 1) every ActRe call is selection's
+    with pytest.raises(RuntimeError, match="simulated ActRe crash"):
+        await runner.run(eid)
+    assert store.round(eid, 0)["phase"] == "select" and store.selections(eid, 0) == []
+    episodes = len(store.trajectories(eid, 0, "explore"))
+    actre.fail_after = None
+    await runner.run(eid)
+    assert store.experiment(eid).state == "succeeded"
+    assert len(store.trajectories(eid, 0, "explore")) == episodes  # no episode re-run
+    kept = {s["trajectory_id"] for s in store.selections(eid, 0) if s["kept"]}
+    for t in store.trajectories(eid, 0, "explore"):
+        thoughts = [s["thought"] for s in store.step_rows(t.trajectory_id)]
+        assert all(thoughts) == (t.trajectory_id in kept)
 
 
 async def test_crash_in_training_resumes_at_training(tmp_path):
