@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 PYPROJECTS := libs/a3t/pyproject.toml $(wildcard services/*/pyproject.toml)
 # Tools the tests and benchmarks need on top of the packages' own dependencies.
-DEV_PKGS := pytest pytest-asyncio pytest-timeout grpcio-tools ruff kubernetes-validate helm-python-sdk matplotlib
+DEV_PKGS := pytest pytest-asyncio pytest-timeout grpcio-tools ruff kubernetes-validate helm-python-sdk matplotlib datasets
 SERVICES := env policy actre critic trainer controller
 # Tests use one torch thread (NOTES.md: default threads make tiny models 10-30x slower on 2 cores).
 export OMP_NUM_THREADS ?= 1
