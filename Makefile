@@ -67,7 +67,7 @@ bench-trainer: $(STAMP) ## trainer tokens/s vs a plain peft + transformers Train
 	$(PY) bench/trainer_throughput.py --models smollm2
 
 bench-learning: $(STAMP) ## the learning check: success per round, make-run profile vs no-ActRe vs random
-	$(PY) bench/learning_check.py --rounds 2 --write
+	$(PY) bench/learning_check.py --write
 
 bench-gen: $(STAMP) ## random-walk solve rate per generated level, generated vs real steps/s
 	$(PY) bench/gen_random_walk.py --write-docs
