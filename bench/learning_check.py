@@ -78,17 +78,24 @@ def run_profile(name: str, profile: Profile, workdir: Path) -> dict:
     print(" ".join(cmd), flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    # A baseline may fail (e.g. exploration found nothing to train on): that is a result too.
+    code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return {"wall": time.perf_counter() - start, "cpu": cpu, **read_store(workdir, name)}
+    result = {"wall": time.perf_counter() - start, "cpu": cpu, "exit": code}
+    result |= read_store(workdir, name)
+    # Written at once, so a later profile's failure cannot lose this one's measurement.
+    (workdir / "result.json").write_text(json.dumps(result, indent=1))
+    return result
 
 
 def read_store(workdir: Path, name: str) -> dict:
     db = sqlite3.connect(workdir / "a3t.sqlite")
-    (eid,) = db.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()
-    evals = {
-        r: (s, n)
+    eid, state, error = db.execute(
+        "SELECT experiment_id, state, error_message FROM experiments WHERE name = ?", (name,)
+    ).fetchone()
+    evals = {  # keyed by str(round), as in result.json
+        str(r): (s, n)
         for r, s, n in db.execute(
             "SELECT round, success_rate, n_tasks FROM evaluations WHERE experiment_id = ?", (eid,)
         )
@@ -101,7 +108,7 @@ def read_store(workdir: Path, name: str) -> dict:
             (eid,),
         )
     ]
-    return {"evals": evals, "rounds": rounds}
+    return {"evals": evals, "rounds": rounds, "state": state, "error": error}
 
 
 def random_agent(games_root: Path, split: str, max_steps: int, episodes: int, seed: int) -> float:
@@ -132,6 +139,11 @@ def main() -> None:
     parser.add_argument("--profiles", nargs="+", default=["default", "no_actre"], choices=PROFILES)
     parser.add_argument("--random-episodes", type=int, default=5)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: build the table from each profile's result.json of an earlier run",
+    )
     args = parser.parse_args()
     base = ROOT / "var" / "bench" / "learning"
     lines = [
@@ -146,18 +158,24 @@ def main() -> None:
         "| random actions | wall min | CPU min |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    details = []
+    details: list[str] = []
+    failures: list[str] = []
     for name in args.profiles:
         profile = PROFILES[name]
         workdir = base / name
-        res = run_profile(name, profile, workdir)
+        if args.report_only:
+            res = json.loads((workdir / "result.json").read_text())
+        else:
+            res = run_profile(name, profile, workdir)
         eval_split = f"gen_l1_s1000_n{profile.eval_count}"  # a3t run: eval seed = seed + 1000
         rand = random_agent(
             workdir / "games", eval_split, profile.max_steps, args.random_episodes, seed=0
         )
         cells = []
         for r in (-1, 0, 1, 2):
-            cells.append(pct(*res["evals"][r]) if r in res["evals"] else "-")
+            cells.append(pct(*res["evals"][str(r)]) if str(r) in res["evals"] else "-")
+        if res["state"] != "succeeded":
+            failures.append(f"- {name}: experiment {res['state']}: {res['error']}")
         lines.append(
             f"| {name}: {profile.what} | {profile.rounds} | "
             + " | ".join(cells)
@@ -182,6 +200,7 @@ def main() -> None:
         "| wall min |",
         "|---|---|---|---|---|---|---|",
         *details,
+        *(["", "Runs that did not finish:", "", *failures] if failures else []),
     ]
     body = "\n".join(lines) + "\n"
     print(body)
