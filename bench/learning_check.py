@@ -101,7 +101,7 @@ def read_store(workdir: Path, name: str) -> dict:
         )
     }
     rounds = [
-        {"round": r, "stats": json.loads(stats), "seconds": (end or start) - start}
+        {"round": r, "stats": json.loads(stats), "seconds": None if end is None else end - start}
         for r, stats, start, end in db.execute(
             "SELECT round, stats_json, start_time, end_time FROM rounds WHERE experiment_id = ? "
             "ORDER BY round",
@@ -164,7 +164,7 @@ def main() -> None:
         profile = PROFILES[name]
         workdir = base / name
         if args.report_only:
-            res = json.loads((workdir / "result.json").read_text())
+            res = json.loads((workdir / "result.json").read_text()) | read_store(workdir, name)
         else:
             res = run_profile(name, profile, workdir)
         eval_split = f"gen_l1_s1000_n{profile.eval_count}"  # a3t run: eval seed = seed + 1000
@@ -189,7 +189,7 @@ def main() -> None:
                 f"{s.get('explore_failed_tasks', '-')} ({s.get('explore_won', '-')} won of "
                 f"{s.get('explore_episodes', '-')}) | {s.get('pool_positive', '-')} / "
                 f"{s.get('pool_negative', '-')} | {s.get('train_steps', '-')} | "
-                f"{row['seconds'] / 60:.1f} |"
+                + ("unfinished |" if row["seconds"] is None else f"{row['seconds'] / 60:.1f} |")
             )
     lines += [
         "",
