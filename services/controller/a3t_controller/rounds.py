@@ -32,7 +32,7 @@ from a3t_controller.episode import (
     pending_steps,
     run_episode,
 )
-from a3t_controller.select import select
+from a3t_controller.select import kept_by_all, select
 from a3t_controller.store import Store, StoredTrajectory
 
 log = logging.getLogger(__name__)
@@ -367,11 +367,9 @@ class RoundRunner:
         # Rationales are asked only now, for what will be trained on (episode.py): a kept
         # trajectory's pending sampled steps get theirs before the selection is recorded, so a
         # restart finds each either explained and stored, or still pending.
-        verdicts: dict[str, bool] = {}
-        for trajectory_id, _, kept, _, _ in decisions:
-            verdicts[trajectory_id] = verdicts.get(trajectory_id, True) and kept
         by_id = {c.trajectory_id: c for c in candidates}
-        todo = [by_id[t] for t, ok in verdicts.items() if ok and pending_steps(by_id[t].trajectory)]
+        kept = kept_by_all((t, k) for t, _, k, _, _ in decisions)
+        todo = [by_id[t] for t in kept if pending_steps(by_id[t].trajectory)]
         for i, cand in enumerate(todo):
             traj = await explain_pending(cand.trajectory_id, cand.trajectory, self._svc.actre)
             self._store.update_steps(cand.trajectory_id, traj)
@@ -385,15 +383,9 @@ class RoundRunner:
         attempts = self._store.trajectories(exp, round_, "attempt")
         explored = {t.trajectory_id: t for t in self._store.trajectories(exp, round_, "explore")}
         kept: dict[str, list[StoredTrajectory]] = defaultdict(list)
-        # A trajectory counts as selected when every selector that judged it kept it.
-        verdicts: dict[str, bool] = {}
-        for row in self._store.selections(exp, round_):
-            verdicts[row["trajectory_id"]] = verdicts.get(row["trajectory_id"], True) and bool(
-                row["kept"]
-            )
-        for trajectory_id, ok in verdicts.items():
-            if ok:
-                kept[explored[trajectory_id].task_id].append(explored[trajectory_id])
+        rows = self._store.selections(exp, round_)
+        for trajectory_id in kept_by_all((r["trajectory_id"], r["kept"]) for r in rows):
+            kept[explored[trajectory_id].task_id].append(explored[trajectory_id])
         weighted: list[tuple[str, float]] = []
         off_prompt = 0
         for attempt in attempts:

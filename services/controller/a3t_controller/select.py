@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.store import StoredTrajectory
@@ -23,6 +23,15 @@ from a3t_controller.store import StoredTrajectory
 Decision = tuple[
     str, str, bool, float | None, str
 ]  # (trajectory_id, selector, kept, score, reason)
+
+
+def kept_by_all(verdicts: Iterable[tuple[str, bool]]) -> list[str]:
+    """Trajectory ids that every selector which judged them kept, in first-seen order, from
+    (trajectory_id, kept) pairs: hybrid selection keeps a trajectory only if both selectors do."""
+    combined: dict[str, bool] = {}
+    for trajectory_id, kept in verdicts:
+        combined[trajectory_id] = combined.get(trajectory_id, True) and bool(kept)
+    return [t for t, ok in combined.items() if ok]
 
 
 def select_env(candidates: Sequence[StoredTrajectory], cap: int) -> list[Decision]:
