@@ -7,6 +7,8 @@ Per task the controller has the policy's own attempt and the successes explorati
   (a per-task mean-reward baseline: the weights sum to zero, so shared prefixes cancel);
 - failed and never solved      -> dropped.
 
+`per_step` optionally rescales one task's weights by trajectory length (see there).
+
 The trainer reads what the controller writes: one JSON object per line,
 `{"weight": w, "trajectory": <Trajectory.to_dict()>}`. Pure logic, no torch and no grpc.
 """
@@ -71,6 +73,22 @@ def compose_task(outcome: TaskOutcome) -> list[WeightedTrajectory]:
         *(WeightedTrajectory(positive, t) for t in outcome.successes),
         WeightedTrajectory(-k / (k + 1), outcome.attempt),
     ]
+
+
+def per_step(items: Sequence[WeightedTrajectory]) -> list[WeightedTrajectory]:
+    """One task's items with each weight scaled by (mean steps of the items / its own steps).
+
+    The loss sums log-probs over tokens, so with per-trajectory weights a 10-step failure puts
+    ~3x the weight of a 3-step success on the tokens every step shares (`think:`, the end of
+    turn), and the contrastive term unlearns the step format. Scaled, every trajectory weighs
+    each of its steps the same, the per-step weights sum to zero when the weights did, and the
+    mean scale keeps the loss's size (a lone trajectory keeps its weight).
+    """
+    if not items:
+        return []
+    steps = [max(1, len(i.trajectory.steps)) for i in items]
+    mean = sum(steps) / len(steps)
+    return [WeightedTrajectory(i.weight * mean / n, i.trajectory) for i, n in zip(items, steps)]
 
 
 def compose_weights(outcomes: Iterable[TaskOutcome]) -> list[WeightedTrajectory]:

@@ -70,6 +70,11 @@ class ExperimentConfig:
     # p per round; the last value holds for later rounds (a schedule, e.g. [1.0, 0.5, 0.1]).
     explore_probability: tuple[float, ...] = (0.1,)
     invalid_limit: int = 3
+    # First words of actions uniform exploration never samples: ALFWorld's commands that only
+    # read the world. Random wins padded with them taught the adapter to loop on them (measured,
+    # docs/benchmarks.md). Empty = sample every admissible action. WebShop's and API-Bank's
+    # actions never start with these words.
+    explore_skip_verbs: tuple[str, ...] = ("look", "inventory", "examine", "help")
     max_positives_per_task: int = 5
     stop_at_first_success: bool = False  # WebShop's rule; ALFWorld collects up to the cap
     concurrency: int = 4
@@ -83,6 +88,12 @@ class ExperimentConfig:
     self_actre: bool = False  # the policy model answers the ActRe prompt (recorded only)
     sft_only: bool = False  # positives only, no negative term
     real_valued_reward: bool = False  # mean-baseline weights from real rewards, not binarised
+    # Scale each trajectory's weight by (its task's mean steps / its steps), so per task every
+    # trajectory puts the same weight on each of its steps and the contrastive weights still sum
+    # to zero per step: a 10-step failure no longer outweighs a 3-step success on the tokens
+    # every step shares (the step format). False: the paper's per-trajectory weights. The
+    # SFT-only baseline keeps weight 1 per success either way.
+    per_step_weights: bool = True
     # Train on the base model's failed attempts as negatives. Off by default: the base model
     # acts with the 1-shot exemplar and the trainer renders without it, so they are not samples
     # of the policy being trained (a3t_controller.rounds, compose).

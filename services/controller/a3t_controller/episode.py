@@ -1,7 +1,8 @@
 """One episode: the policy acts in an env session until the episode ends, with A3T exploration.
 
 Exploration (DESIGN.md, round step 2): at every step, with probability `explore_probability`, the
-policy's action is replaced by one sampled uniformly from the admissible actions, and ActRe is asked
+policy's action is replaced by one sampled uniformly from the admissible actions (less the
+`explore_skip_verbs`, commands that change nothing), and ActRe is asked
 why one would take it; the step is recorded as `think: <rationale>` + the action, source SAMPLED.
 After `invalid_limit` non-admissible policy actions in a row the next step is forced the same way
 (source FORCED). The no-ActRe baseline samples the policy at a temperature instead (TEMPERATURE).
@@ -107,6 +108,10 @@ class EpisodeSpec:
     explore_temperature: float = 1.0  # used by the no-ActRe baseline's exploration steps
     adapter: str = ""
     seed: int = 0
+    # Verbs (first words) uniform exploration never samples: commands that read the world
+    # without changing it (ALFWorld's look, inventory, examine, help). Random wins full of them
+    # teach the policy to loop on them. The policy itself may still choose them.
+    explore_skip_verbs: tuple[str, ...] = ()
 
 
 async def run_episode(
@@ -240,7 +245,7 @@ async def _exploration_step(
 ) -> Step:
     if spec.use_actre:  # the rationale is asked later (`_explain`), only when it is used
         return Step(
-            action=rng.choice(sorted(admissible)),
+            action=rng.choice(explorable(admissible, spec.explore_skip_verbs)),
             source=StepSource.FORCED if forced else StepSource.SAMPLED,
         )
     # No-ActRe baseline: the policy's own sample at a temperature, thought and all.
@@ -261,6 +266,15 @@ async def _exploration_step(
         source=StepSource.TEMPERATURE,
         usage=answer.usage,
     )
+
+
+def explorable(admissible: Sequence[str], skip_verbs: Sequence[str]) -> list[str]:
+    """The admissible actions uniform exploration samples from, sorted (a seeded draw is then
+    the same whatever order the env listed them in): all but those whose first word is in
+    `skip_verbs`, or all of them when nothing else is left."""
+    skip = set(skip_verbs)
+    kept = sorted(a for a in admissible if (a.split(maxsplit=1) or [""])[0] not in skip)
+    return kept or sorted(admissible)
 
 
 def _seed(rng: random.Random) -> int:

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from a3t.compose import TaskOutcome, WeightedTrajectory, compose_task, write_dataset
+from a3t.compose import (
+    TaskOutcome,
+    WeightedTrajectory,
+    compose_task,
+    per_step,
+    write_dataset,
+)
 from a3t.errors import FailedPrecondition
 from a3t.trajectory import Task, Trajectory
 from a3t_controller import metrics
@@ -287,6 +293,7 @@ class RoundRunner:
             use_actre=config.use_actre,
             adapter=adapter,
             seed=config.seed,
+            explore_skip_verbs=config.explore_skip_verbs,
         )
 
     async def _attempt(
@@ -406,6 +413,8 @@ class RoundRunner:
                 ]
             if config.sft_only:  # baseline: successes only, each with weight 1, no negative term
                 items = [WeightedTrajectory(1.0, i.trajectory) for i in items if i.weight > 0]
+            if config.per_step_weights and not config.sft_only:
+                items = per_step(items)
             weighted.extend((i.trajectory.trajectory_id, i.weight) for i in items)
         held_out = {t.task_id for t in eval_tasks}
         trajectories = {t.trajectory_id: t for t in [*attempts, *explored.values()]}

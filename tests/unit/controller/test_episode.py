@@ -5,6 +5,7 @@ from a3t_controller.episode import (
     EpisodeSpec,
     PolicyAnswer,
     explain_pending,
+    explorable,
     pending_steps,
     run_episode,
 )
@@ -101,3 +102,21 @@ async def test_policy_sees_every_earlier_rationale():
         for step, thought in zip(traj.steps, seen, strict=False):
             expected = f"{step.action} may help with the task" if step.source.synthesised else ""
             assert thought == expected
+
+
+def test_explorable_drops_skipped_verbs_unless_nothing_else_is_left():
+    admissible = ("look", "open box 3", "examine box 3", "go to desk 1", "inventory")
+    skip = ("look", "inventory", "examine", "help")
+    assert explorable(admissible, skip) == ["go to desk 1", "open box 3"]
+    assert explorable(admissible, ()) == sorted(admissible)
+    assert explorable(("look", "help"), skip) == ["help", "look"]
+
+
+async def test_exploration_never_samples_a_skipped_verb():
+    traj = await run_episode(
+        spec(explore_probability=1.0, explore_skip_verbs=("look",)),
+        FakeEnv({"train": [TASK]}),
+        FakePolicy(),
+        FakeActRe(),
+    )
+    assert traj.steps and all(s.action != "look" for s in traj.steps)

@@ -92,19 +92,23 @@ async def test_two_rounds_persist_everything(tmp_path):
         t.trajectory_id for t in explored if t.trajectory_id in kept for _ in t.trajectory.steps
     )
     # Composition: round 0's failures are the base model's (made with the exemplar the trainer
-    # does not render), so its explored tasks keep only their successes, 1/(K'+1) each; from
-    # round 1 on every explored-then-solved task has weights summing to zero.
+    # does not render), so its explored tasks keep only their successes, 1/(K'+1) each before
+    # the per-step scaling; from round 1 on every explored-then-solved task's weights sum to
+    # zero per step (weight x steps), so shared step tokens cancel.
     assert abs(trainer.requests[0].config.learning_rate - 1e-4) < 1e-12
     pool = store.pool(eid)
     by_task = {}
     for w, t in pool:
-        by_task.setdefault((t.round, t.task.task_id), []).append(w)
+        by_task.setdefault((t.round, t.task.task_id), []).append((w, len(t.steps)))
     round0 = [ws for (r, _), ws in by_task.items() if r == 0]
-    assert round0 and all(ws == [1 / (len(ws) + 1)] * len(ws) for ws in round0)
+    assert round0 and all(w > 0 for ws in round0 for w, _ in ws)
+    for ws in round0:  # every success weighs each of its steps the same: 1/(K'+1) x mean steps
+        mean = sum(n for _, n in ws) / len(ws)
+        assert all(abs(w * n - mean / (len(ws) + 1)) < 1e-9 for w, n in ws)
     assert r0["stats"]["base_negatives_dropped"] == len(round0)
     round1 = [ws for (r, _), ws in by_task.items() if r == 1]
-    assert all(ws == [1.0] or abs(sum(ws)) < 1e-9 for ws in round1)
-    assert any(w < 0 for ws in round1 for w in ws)
+    assert all(ws == [(1.0, ws[0][1])] or abs(sum(w * n for w, n in ws)) < 1e-9 for ws in round1)
+    assert any(w < 0 for ws in round1 for w, _ in ws)
     assert all(t.task.split == "train" for _, t in pool)
     # Round 1 used round 0's adapter; it solves even tasks directly (+1 each) .
     r1 = store.round(eid, 1)
@@ -189,9 +193,24 @@ async def test_base_negatives_on_balances_round_0(tmp_path):
     await runner.run(exp.experiment_id)
     by_task = {}
     for w, t in store.pool(exp.experiment_id):
-        by_task.setdefault(t.task.task_id, []).append(w)
-    assert by_task and all(abs(sum(ws)) < 1e-9 and min(ws) < 0 for ws in by_task.values())
+        by_task.setdefault(t.task.task_id, []).append((w, len(t.steps)))
+    # Per step (weight x steps) the contrastive weights of each task sum to zero.
+    assert by_task and all(
+        abs(sum(w * n for w, n in ws)) < 1e-9 and min(ws)[0] < 0 for ws in by_task.values()
+    )
     assert store.round(exp.experiment_id, 0)["stats"]["base_negatives_dropped"] == 0
+
+
+async def test_per_trajectory_weights_when_per_step_is_off(tmp_path):
+    store, runner, exp, *_ = make(tmp_path, base_negatives=True, per_step_weights=False, rounds=1)
+    await runner.run(exp.experiment_id)
+    by_task = {}
+    for w, t in store.pool(exp.experiment_id):
+        by_task.setdefault(t.task.task_id, []).append(w)
+    # The paper's weights: +1/(K'+1) per success, -K'/(K'+1) for the failure, whatever the lengths.
+    for ws in by_task.values():
+        k = len(ws) - 1
+        assert sorted(ws) == [-k / (k + 1)] + [1 / (k + 1)] * k
 
 
 async def test_sft_only_has_no_negative_weights(tmp_path):

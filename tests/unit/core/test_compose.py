@@ -10,6 +10,7 @@ from a3t.compose import (
     WeightedTrajectory,
     compose_task,
     compose_weights,
+    per_step,
     read_dataset,
     write_dataset,
 )
@@ -94,3 +95,35 @@ def test_bad_lines_name_the_file_and_line(tmp_path, line, message):
         read_dataset(path)
     assert f"{path}:3: " in str(info.value)
     assert message in str(info.value)
+
+
+def _steps(task_id: str, won: bool, n: int, tag: str) -> Trajectory:
+    steps = tuple(Step(action=f"go to {i}", observation="ok") for i in range(n))
+    return Trajectory(
+        task=Task(env="alfworld", task_id=task_id),
+        initial_observation="room",
+        steps=steps,
+        won=won,
+        reward=float(won),
+        trajectory_id=f"{task_id}-{tag}",
+    )
+
+
+def test_per_step_makes_each_trajectory_weigh_its_steps_the_same_and_keeps_the_zero_sum():
+    own = _steps("c", False, 10, "own")
+    short, longer = _steps("c", True, 2, "s"), _steps("c", True, 6, "l")
+    items = per_step(compose_task(TaskOutcome(own, successes=(short, longer))))
+    per = {i.trajectory.trajectory_id: i.weight * len(i.trajectory.steps) for i in items}
+    mean = (10 + 2 + 6) / 3
+    assert math.isclose(per["c-s"], mean / 3) and math.isclose(per["c-l"], mean / 3)
+    assert math.isclose(per["c-own"], -2 * mean / 3)
+    assert math.isclose(sum(per.values()), 0.0, abs_tol=1e-12)
+    # Unscaled, the 10-step failure would put more weight on the shared step tokens.
+    raw = compose_task(TaskOutcome(own, successes=(short, longer)))
+    assert sum(i.weight * len(i.trajectory.steps) for i in raw) < -1
+
+
+def test_per_step_leaves_a_lone_trajectory_and_an_empty_task_alone():
+    own = _steps("d", True, 7, "own")
+    assert per_step(compose_task(TaskOutcome(own))) == [WeightedTrajectory(1.0, own)]
+    assert per_step([]) == []
