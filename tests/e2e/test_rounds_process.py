@@ -6,6 +6,7 @@ no duplicate and no lost trajectory."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -189,8 +190,14 @@ async def test_two_rounds_with_real_services(cluster):
         assert evals == [(-1, 2), (0, 2), (1, 2)]
         keys = natural_keys(db)
         assert len(keys) == len(set(keys))
+        stats = json.loads(
+            db.execute("SELECT stats_json FROM rounds WHERE round = 1").fetchone()[0]
+        )
     adapter_dir = cluster.root / "artifacts" / "e2e" / "round-1" / "adapter"
-    assert (adapter_dir / "manifest.json").is_file()
+    manifest = json.loads((adapter_dir / "manifest.json").read_text())
+    # The round's loss is the last epoch's mean (the manifest's), not the last step's.
+    for key in ("loss", "loss_positive", "loss_negative"):
+        assert stats[f"train_{key}"] == pytest.approx(manifest["metrics"][key])
     url = f"http://127.0.0.1:{cluster.procs['controller'].metrics_port}/metrics"
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     assert "a3t_controller_round 1.0" in text

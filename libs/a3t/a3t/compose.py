@@ -88,7 +88,8 @@ def per_step(items: Sequence[WeightedTrajectory]) -> list[WeightedTrajectory]:
         return []
     steps = [max(1, len(i.trajectory.steps)) for i in items]
     mean = sum(steps) / len(steps)
-    return [WeightedTrajectory(i.weight * mean / n, i.trajectory) for i, n in zip(items, steps)]
+    pairs = zip(items, steps, strict=True)
+    return [WeightedTrajectory(i.weight * mean / n, i.trajectory) for i, n in pairs]
 
 
 def compose_weights(outcomes: Iterable[TaskOutcome]) -> list[WeightedTrajectory]:

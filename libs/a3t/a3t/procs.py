@@ -121,3 +121,33 @@ def _term_with_parent() -> None:
     """Runs in the child between fork and exec: ask for SIGTERM when the parent dies."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and all its descendants, live
+    or reaped, read from /proc (Linux). A process that has exited counts 0 here; its CPU moved
+    into its parent's reaped-children fields, which are included. 0.0 where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            # Fields after the command name (which may contain spaces), from field 3 on.
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICKS  # utime stime cutime cstime
+    for child in _children(pid):
+        total += tree_cpu_seconds(child)
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:
+                found.extend(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return found

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from a3t.errors import A3tError, ConfigError
-from a3t.procs import ServiceProcess, start_service
+from a3t.procs import ServiceProcess, start_service, tree_cpu_seconds
 from a3t.rpc.client import channel
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.report import export_jsonl, markdown_report, plot_report
@@ -169,7 +169,14 @@ async def run_local(args: argparse.Namespace) -> int:
         )
         print(f"experiment {exp.name} ({exp.experiment_id}): {where}; store {store.path}")
         printer = ProgressPrinter()
-        runner = RoundRunner(store, services, workdir / "artifacts", printer.update)
+        runner = RoundRunner(
+            store,
+            services,
+            workdir / "artifacts",
+            printer.update,
+            # Every service is a child of this process: the tree's CPU is the whole run's.
+            cpu_clock=lambda: tree_cpu_seconds(os.getpid()),
+        )
         try:
             await runner.run(exp.experiment_id)
         finally:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import grpc
 from grpc import aio
 
 from a3t.actre.v1 import actre_pb2, actre_pb2_grpc
+from a3t.artifacts import read_manifest
 from a3t.common.v1 import types_pb2
 from a3t.convert import (
     source_from_pb,
@@ -27,7 +29,7 @@ from a3t.convert import (
 )
 from a3t.critic.v1 import critic_pb2, critic_pb2_grpc
 from a3t.env.v1 import env_pb2, env_pb2_grpc
-from a3t.errors import FailedPrecondition, Unavailable
+from a3t.errors import A3tError, FailedPrecondition, Unavailable
 from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
 from a3t.rpc.client import call
 from a3t.trainer.v1 import trainer_pb2, trainer_pb2_grpc
@@ -305,14 +307,25 @@ class GrpcTrainer:
                 f"training run {run.run_id} ended {state}: {run.error_message or 'no message'}"
             )
         p = run.progress
-        return TrainResult(
-            run_id=run.run_id,
-            adapter_uri=run.output.uri or request.output_uri,
-            metrics={
-                "loss": p.loss,
-                "loss_positive": p.loss_positive,
-                "loss_negative": p.loss_negative,
-                "steps": float(p.step),
-                "tokens_per_second": p.tokens_per_second,
-            },
-        )
+        uri = run.output.uri or request.output_uri
+        metrics = {
+            "loss": p.loss,
+            "loss_positive": p.loss_positive,
+            "loss_negative": p.loss_negative,
+            "steps": float(p.step),
+            "tokens_per_second": p.tokens_per_second,
+        }
+        return TrainResult(run_id=run.run_id, adapter_uri=uri, metrics=_epoch_losses(uri, metrics))
+
+
+def _epoch_losses(adapter_uri: str, metrics: dict[str, float]) -> dict[str, float]:
+    """`metrics` with the losses of the last epoch (its mean, from the adapter manifest) in
+    place of the last progress message's, which is one optimizer step's. The controller shares
+    the artifacts storage with the trainer; if the manifest cannot be read the step's stay."""
+    try:
+        found = read_manifest(Path(adapter_uri)).get("metrics", {})
+    except A3tError as exc:
+        log.warning("adapter manifest unreadable (%s); round stats keep the last step's loss", exc)
+        return metrics
+    means = {k: float(found[k]) for k in ("loss", "loss_positive", "loss_negative") if k in found}
+    return {**metrics, **means}

@@ -14,6 +14,12 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _minutes(stats: dict, prefix: str) -> str:
+    """The round's phases' seconds under `prefix`, summed, in minutes ("-" when not recorded)."""
+    seconds = [v for k, v in stats.items() if k.startswith(prefix)]
+    return f"{sum(seconds) / 60:.1f}" if seconds else "-"
+
+
 def markdown_report(store: Store, experiment_id: str) -> str:
     exp = store.experiment(experiment_id)
     rows = report_rows(store, experiment_id)
@@ -30,6 +36,8 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         "eval success",
         "cumulative",
         *types,
+        "wall min",
+        "CPU min",
     ]
     lines = [
         f"## {exp.name} ({exp.state}, eval split {exp.config['eval_split']})",
@@ -56,6 +64,8 @@ def markdown_report(store: Store, experiment_id: str) -> str:
             _pct(ev["success_rate"]) if ev else "-",
             _pct(ev["cumulative_success_rate"]) if ev else "-",
             *[_pct(ev["by_type"].get(t)) if ev else "-" for t in types],
+            _minutes(s, "wall_s_"),
+            _minutes(s, "cpu_s_"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

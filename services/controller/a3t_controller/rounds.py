@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,11 +119,17 @@ class RoundRunner:
         services: Services,
         artifacts_dir: Path,
         on_progress: Callable[[Progress], None] | None = None,
+        cpu_clock: Callable[[], float] | None = None,
     ):
+        """`cpu_clock`: CPU seconds used so far by everything doing the work (`a3t run`: its
+        process tree); with it each phase's stats record `cpu_s_<phase>` beside its
+        `wall_s_<phase>`."""
         self._store = store
         self._svc = services
         self._artifacts = Path(artifacts_dir)
         self._on_progress = on_progress or (lambda p: None)
+        self._cpu_clock = cpu_clock
+        self._phase_started = self._clock()
 
     # --- the experiment
 
@@ -178,6 +185,7 @@ class RoundRunner:
         level = state["level"]
         phase = state["phase"]
         log.info("experiment %s round %d: resuming at %s", exp, round_, phase)
+        self._phase_started = self._clock()  # a phase resumed after a restart counts from here
         if config.curriculum_levels:  # this round's training tasks: generated games of its level
             split = config.curriculum_split(level)
             count = config.curriculum_train_count
@@ -219,7 +227,17 @@ class RoundRunner:
             self._store.promote_adapter(exp, round_ + 1)
             self._advance(exp, round_, "done", {"promoted": trained["name"]})
 
+    def _clock(self) -> tuple[float, float | None]:
+        return time.monotonic(), self._cpu_clock() if self._cpu_clock else None
+
     def _advance(self, exp: str, round_: int, phase: str, stats: dict) -> str:
+        """Records the finished phase (the one before `phase`): its stats and what it cost."""
+        finished = PHASES[PHASES.index(phase) - 1]
+        (wall0, cpu0), (wall1, cpu1) = self._phase_started, self._clock()
+        stats = {**stats, f"wall_s_{finished}": round(wall1 - wall0, 2)}
+        if cpu0 is not None and cpu1 is not None:
+            stats[f"cpu_s_{finished}"] = round(cpu1 - cpu0, 2)
+        self._phase_started = (wall1, cpu1)
         self._store.set_round_phase(exp, round_, phase, stats)
         metrics.ROUND.set(round_)
         for name in PHASES:
@@ -377,10 +395,18 @@ class RoundRunner:
         by_id = {c.trajectory_id: c for c in candidates}
         kept = kept_by_all((t, k) for t, _, k, _, _ in decisions)
         todo = [by_id[t] for t in kept if pending_steps(by_id[t].trajectory)]
-        for i, cand in enumerate(todo):
-            traj = await explain_pending(cand.trajectory_id, cand.trajectory, self._svc.actre)
+        # Several at once, like episodes: the engine batches their decoding.
+        sem, done = asyncio.Semaphore(config.concurrency), 0
+
+        async def explain(cand: StoredTrajectory) -> None:
+            nonlocal done
+            async with sem:
+                traj = await explain_pending(cand.trajectory_id, cand.trajectory, self._svc.actre)
             self._store.update_steps(cand.trajectory_id, traj)
-            self._emit(exp, round_, "select", i + 1, len(todo), "ActRe explaining kept episodes")
+            done += 1
+            self._emit(exp, round_, "select", done, len(todo), "ActRe explaining kept episodes")
+
+        await asyncio.gather(*(explain(c) for c in todo))
         self._store.record_selection(exp, round_, decisions)
         return {**stats, "explained": len(todo)}
 

@@ -5,6 +5,7 @@ import pytest
 
 from a3t.errors import FailedPrecondition
 from a3t_controller.config import ExperimentConfig
+from a3t_controller.report import markdown_report
 from a3t_controller.rounds import BASE_ROUND, RoundRunner, Services, check_held_out
 from a3t_controller.store import Store
 from tests.unit.controller.fakes import (
@@ -17,7 +18,7 @@ from tests.unit.controller.fakes import (
 )
 
 
-def make(tmp_path, on_progress=None, **overrides):
+def make(tmp_path, on_progress=None, cpu_clock=None, **overrides):
     env = FakeEnv({"train": tasks("train", 6), "eval": tasks("eval", 4, start=10)})
     policy, actre, trainer = FakePolicy(), FakeActRe(), FakeTrainer()
     services = Services(
@@ -46,7 +47,7 @@ def make(tmp_path, on_progress=None, **overrides):
     exp = store.create_experiment(config.name, "req-1", config.to_dict())
     return (
         store,
-        RoundRunner(store, services, tmp_path / "artifacts", on_progress),
+        RoundRunner(store, services, tmp_path / "artifacts", on_progress, cpu_clock),
         exp,
         env,
         policy,
@@ -255,3 +256,22 @@ async def test_report_plot_and_export(tmp_path):
     assert n == len(rows) == store.count("trajectories", exp.experiment_id)
     assert len({tuple(sorted(r)) for r in rows}) == 1  # one schema: a datasets table
     assert any(s["source"] == "sampled" for r in rows for s in r["steps"])
+
+
+async def test_each_phase_records_its_wall_and_cpu_seconds(tmp_path):
+    ticks = iter(range(0, 10_000, 3))  # the CPU clock advances 3 s per reading
+    store, runner, exp, *_ = make(tmp_path, cpu_clock=lambda: float(next(ticks)), rounds=1)
+    await runner.run(exp.experiment_id)
+    stats = store.round(exp.experiment_id, 0)["stats"]
+    for phase in ("attempt", "explore", "select", "compose", "train", "evaluate", "promote"):
+        assert stats[f"cpu_s_{phase}"] == 3.0  # one reading at each phase boundary
+        assert stats[f"wall_s_{phase}"] >= 0
+    report = markdown_report(store, exp.experiment_id)
+    assert "| CPU min |" in report.splitlines()[2] and "| 0.3 |" in report  # 7 x 3 s
+
+
+async def test_without_a_cpu_clock_only_wall_seconds_are_recorded(tmp_path):
+    store, runner, exp, *_ = make(tmp_path, rounds=1)
+    await runner.run(exp.experiment_id)
+    stats = store.round(exp.experiment_id, 0)["stats"]
+    assert "wall_s_train" in stats and not any(k.startswith("cpu_s_") for k in stats)
