@@ -130,6 +130,16 @@ def random_agent(games_root: Path, split: str, max_steps: int, episodes: int, se
     return won / total
 
 
+def phase_cpu(stats: dict) -> str:
+    """A round's CPU minutes, total and by phase, from the `cpu_s_<phase>` stats `a3t run`
+    records ("-" for a run made before they existed)."""
+    cpu = {k.removeprefix("cpu_s_"): v / 60 for k, v in stats.items() if k.startswith("cpu_s_")}
+    if not cpu:
+        return "-"
+    parts = " / ".join(f"{cpu.get(p, 0):.1f}" for p in ("attempt", "explore", "select", "train"))
+    return f"{sum(cpu.values()):.1f} ({parts} / {cpu.get('evaluate', 0):.1f})"
+
+
 def pct(rate: float, n: int) -> str:
     return f"{100 * rate:.0f}% ({round(rate * n)}/{n})"
 
@@ -190,6 +200,7 @@ def main() -> None:
                 f"{s.get('explore_episodes', '-')}) | {s.get('pool_positive', '-')} / "
                 f"{s.get('pool_negative', '-')} | {s.get('train_steps', '-')} | "
                 + ("unfinished |" if row["seconds"] is None else f"{row['seconds'] / 60:.1f} |")
+                + f" {phase_cpu(s)} |"
             )
     lines += [
         "",
@@ -197,8 +208,8 @@ def main() -> None:
         "failed tasks solved by exploration; pool = what the round added):",
         "",
         "| profile | round | attempt solved | explore solved | pool + / - | optimizer steps "
-        "| wall min |",
-        "|---|---|---|---|---|---|---|",
+        "| wall min | CPU min: total (attempt / explore / select / train / evaluate) |",
+        "|---|---|---|---|---|---|---|---|",
         *details,
         *(["", "Runs that did not finish:", "", *failures] if failures else []),
     ]

@@ -241,7 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override one ExperimentConfig field (repeatable)",
     )
-    run.add_argument("--ground-actions", action="store_true")
+    run.add_argument(
+        "--ground-actions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="replace a non-admissible action by the admissible one the model scores highest "
+        "(default on: a trained SmolLM2 misspells objects and adds words, e.g. 'take "
+        "toiletpaper 2 from the garbagecan 1')",
+    )
     run.add_argument(
         "--env-workers",
         type=int,
