@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from a3t.errors import ContextOverflow
 from a3t.inference.base import (
     ChatMessage,
     EngineInfo,
@@ -46,6 +47,7 @@ class FakeEngine:
     score_calls: list[ScoreCall] = field(default_factory=list)
     episodes: set[str] = field(default_factory=set)
     closed: bool = False
+    max_prompt_words: int = 0  # > 0: a longer prompt raises ContextOverflow, as a real engine
 
     def __post_init__(self) -> None:
         self.book = AdapterBook(self.base_model)
@@ -62,6 +64,11 @@ class FakeEngine:
         adapter: str | None = None,
     ) -> Generation:
         self.book.resolve(adapter)  # NotFound for an unknown adapter, as real engines do
+        words = sum(len(m.content.split()) for m in messages)
+        if self.max_prompt_words and words > self.max_prompt_words:
+            raise ContextOverflow(
+                f"the prompt is {words} words, the context {self.max_prompt_words}"
+            )
         self.generate_calls.append(GenerateCall(list(messages), params, episode_id, adapter))
         text = self.replies.popleft() if self.replies else "look"
         cached = 5 if episode_id in self.episodes else 0

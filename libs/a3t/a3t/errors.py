@@ -19,6 +19,11 @@ class InvalidArgument(A3tError):
     code_name = "INVALID_ARGUMENT"
 
 
+class ContextOverflow(InvalidArgument):
+    """The prompt does not fit the model's context. Callers that build the prompt from an
+    episode's history drop its oldest steps and ask again (a3t.inference.fit)."""
+
+
 class NotFound(A3tError):
     """A named thing (session, task, run, adapter) does not exist or has expired."""
 

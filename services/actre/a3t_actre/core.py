@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from a3t.errors import InvalidArgument
-from a3t.inference.base import GenerationParams
+from a3t.inference.base import Generation, GenerationParams
+from a3t.inference.fit import with_fitting_history
 from a3t.inference.served import ServedModel
 from a3t.prompts import actre_messages, clean_rationale
 from a3t.trajectory import Step, Task, TokenUsage
@@ -73,8 +74,15 @@ class ActReCore:
             raise InvalidArgument(
                 "action must be the chosen action to explain, e.g. 'open drawer 1'"
             )
-        messages = actre_messages(task, initial_observation, history, action)
-        out = await self.model.generate(messages, params, episode_id=episode_id, adapter=adapter)
+
+        async def generate(steps: Sequence[Step]) -> Generation:
+            messages = actre_messages(task, initial_observation, steps, action)
+            return await self.model.generate(
+                messages, params, episode_id=episode_id, adapter=adapter
+            )
+
+        # A history longer than the context loses its oldest steps (a3t.inference.fit).
+        out, _ = await with_fitting_history(history, generate)
         rationale = trim_rationale(out.text)
         metrics.RATIONALES.labels(env=task.env).inc()
         if not rationale:

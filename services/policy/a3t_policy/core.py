@@ -23,9 +23,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from a3t.errors import InvalidArgument
-from a3t.inference.base import ChatMessage, GenerationParams
+from a3t.errors import ContextOverflow, InvalidArgument
+from a3t.inference.base import ChatMessage, Generation, GenerationParams
 from a3t.inference.chat import format_step
+from a3t.inference.fit import with_fitting_history
 from a3t.inference.served import ServedModel
 from a3t.prompts import policy_messages
 from a3t.trajectory import Step, StepSource, Task, TokenUsage
@@ -167,8 +168,18 @@ class PolicyCore:
         # The 1-shot exemplar teaches the base model the format; a trained adapter acts without
         # it, exactly as the trainer renders its data (a3t.prompts.trajectory_policy_messages).
         with_exemplar = self.model.adapter_used(adapter) == ""
-        messages = policy_messages(task, initial_observation, history, with_exemplar=with_exemplar)
-        out = await self.model.generate(messages, params, episode_id=episode_id, adapter=adapter)
+
+        async def generate(steps: Sequence[Step]) -> tuple[list[ChatMessage], Generation]:
+            messages = policy_messages(
+                task, initial_observation, steps, with_exemplar=with_exemplar
+            )
+            out = await self.model.generate(
+                messages, params, episode_id=episode_id, adapter=adapter
+            )
+            return messages, out
+
+        # A history longer than the context loses its oldest steps (a3t.inference.fit).
+        (messages, out), _ = await with_fitting_history(history, generate)
         step = parse_output(out.text, self.settings.max_action_chars)
         env = task.env
         metrics.STEPS.labels(env=env, task_type=task.task_type).inc()
@@ -182,9 +193,13 @@ class PolicyCore:
             if matched is None:
                 metrics.INADMISSIBLE.labels(env=env).inc()
                 if ground:
-                    best = await self._ground(messages, thought, admissible, adapter)
-                    source, replaced, action = StepSource.GROUNDED, action, best
-                    metrics.GROUNDED.labels(env=env).inc()
+                    try:
+                        best = await self._ground(messages, thought, admissible, adapter)
+                    except ContextOverflow:  # the prompt fits, prompt + candidates do not
+                        log.info("no room to score the admissible actions; action kept as is")
+                    else:
+                        source, replaced, action = StepSource.GROUNDED, action, best
+                        metrics.GROUNDED.labels(env=env).inc()
             else:
                 action = matched
         return ActResult(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from a3t.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
+from a3t.errors import ContextOverflow, InvalidArgument, NotFound, Unavailable, Unimplemented
 from a3t.inference.base import GenerationParams, write_adapter_manifest
 from a3t.inference.served import ServedModel
 from a3t.prompts import policy_messages
@@ -234,3 +234,25 @@ def test_settings_problems() -> None:
     for expected in ("port must be", "max_new_tokens", "endpoint must be", "ground_actions needs"):
         assert expected in text
     assert "engine must be one of" in "\n".join(PolicySettings(engine="vllm").problems())
+
+
+async def test_a_history_longer_than_the_context_loses_its_oldest_steps():
+    history = [
+        Step(thought="", action=f"go to shelf {i}", observation=f"You arrive at shelf {i}.")
+        for i in range(1, 13)
+    ]
+    full = sum(len(m.content.split()) for m in policy_messages(TASK, OBS, history))
+    engine = FakeEngine(max_prompt_words=full - 20).reply("go to desk 1")
+    result = await make_core(engine).act(
+        task=TASK, initial_observation=OBS, history=history, params=PARAMS
+    )
+    assert result.action == "go to desk 1"
+    sent = "\n".join(m.content for m in engine.generate_calls[-1].messages)
+    assert OBS in sent and "shelf 12." in sent  # the task and the latest step stay
+    assert "shelf 1." not in sent  # the oldest step went
+
+
+async def test_a_prompt_that_cannot_fit_is_a_clear_error():
+    engine = FakeEngine(max_prompt_words=3)
+    with pytest.raises(ContextOverflow, match="context"):
+        await make_core(engine).act(task=TASK, initial_observation=OBS, history=[], params=PARAMS)

@@ -44,7 +44,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from a3t.errors import A3tError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from a3t.errors import (
+    A3tError,
+    ContextOverflow,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from a3t.inference import chat
 from a3t.inference.base import (
     BASE_ADAPTER,
@@ -773,7 +780,7 @@ class LocalEngine:
         ids = chat.prompt_ids(self.tokenizer, request.messages)
         room = self.max_context_tokens - len(ids)
         if room < 1:
-            raise InvalidArgument(
+            raise ContextOverflow(
                 f"the prompt is {len(ids)} tokens, the model's context is "
                 f"{self.max_context_tokens}; shorten the history or the exemplar"
             )
@@ -938,7 +945,7 @@ class LocalEngine:
         if shared < 1:
             raise InvalidArgument("the prompt must not be empty")
         if max(len(f) for f in fulls) > self.max_context_tokens:
-            raise InvalidArgument("prompt + candidate is longer than the model's context")
+            raise ContextOverflow("prompt + candidate is longer than the model's context")
         self._use_adapter(adapter)
         kv = self._new_kv(shared)
         last = self._extend(kv, fulls[0][:shared])[-1]  # predicts token `shared`
