@@ -7,7 +7,8 @@ Per task the controller has the policy's own attempt and the successes explorati
   (a per-task mean-reward baseline: the weights sum to zero, so shared prefixes cancel);
 - failed and never solved      -> dropped.
 
-`per_step` optionally rescales one task's weights by trajectory length (see there).
+`truncate_negatives` and `per_step` optionally cut a task's failures to its successes' length and
+rescale its weights by trajectory length (see there).
 
 The trainer reads what the controller writes: one JSON object per line,
 `{"weight": w, "trajectory": <Trajectory.to_dict()>}`. Pure logic, no torch and no grpc.
@@ -19,7 +20,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from a3t.errors import InvalidArgument
@@ -73,6 +74,26 @@ def compose_task(outcome: TaskOutcome) -> list[WeightedTrajectory]:
         *(WeightedTrajectory(positive, t) for t in outcome.successes),
         WeightedTrajectory(-k / (k + 1), outcome.attempt),
     ]
+
+
+def truncate_negatives(items: Sequence[WeightedTrajectory]) -> list[WeightedTrajectory]:
+    """One task's items with each negative cut to as many steps as its longest positive.
+
+    A failed attempt runs to the step limit; the successes it is contrasted with end after a
+    few steps. Past that point the failure has nothing to be weighed against: its late steps
+    (often a loop) only push down, at late positions, the tokens every step writes, and the
+    trained policy stops writing the step format after a few steps (measured, docs/
+    benchmarks.md). Cut, the failure is contrasted over the steps a success needed. The
+    trajectory itself is stored whole; only what is trained on is cut.
+    """
+    longest = max((len(i.trajectory.steps) for i in items if i.weight > 0), default=0)
+    out = []
+    for i in items:
+        if i.weight < 0 and longest and len(i.trajectory.steps) > longest:
+            cut = replace(i.trajectory, steps=i.trajectory.steps[:longest])
+            i = WeightedTrajectory(i.weight, cut)
+        out.append(i)
+    return out
 
 
 def per_step(items: Sequence[WeightedTrajectory]) -> list[WeightedTrajectory]:

@@ -45,7 +45,10 @@ LOCAL_DEFAULTS = {
     "rounds": 2,
     "max_steps": 10,
     "explore_attempts": 4,
-    "explore_probability": [1.0, 0.5, 0.1],
+    # p = 1 every round: exploration costs only env steps (and ActRe for the kept wins); at
+    # p = 0.5 round 1's exploration generated with the policy and ActRe at every step and took
+    # 5 of its 16 minutes (docs/benchmarks.md). The paper's decaying schedule is the config's.
+    "explore_probability": [1.0],
     "max_positives_per_task": 2,
     "epochs_first_round": 3,
     "epochs_later_rounds": 2,

@@ -94,6 +94,9 @@ class ExperimentConfig:
     # every step shares (the step format). False: the paper's per-trajectory weights. The
     # SFT-only baseline keeps weight 1 per success either way.
     per_step_weights: bool = True
+    # Train on a failed attempt only over as many steps as its task's longest kept success
+    # (a3t.compose.truncate_negatives): its later steps have no success to be contrasted with.
+    truncate_negatives: bool = True
     # Train on the base model's failed attempts as negatives. Off by default: the base model
     # acts with the 1-shot exemplar and the trainer renders without it, so they are not samples
     # of the policy being trained (a3t_controller.rounds, compose).

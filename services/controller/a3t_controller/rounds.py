@@ -24,6 +24,7 @@ from a3t.compose import (
     WeightedTrajectory,
     compose_task,
     per_step,
+    truncate_negatives,
     write_dataset,
 )
 from a3t.errors import FailedPrecondition
@@ -419,8 +420,8 @@ class RoundRunner:
         rows = self._store.selections(exp, round_)
         for trajectory_id in kept_by_all((r["trajectory_id"], r["kept"]) for r in rows):
             kept[explored[trajectory_id].task_id].append(explored[trajectory_id])
-        weighted: list[tuple[str, float]] = []
-        off_prompt = 0
+        weighted: list[tuple[str, float, int]] = []  # trajectory id, weight, steps trained on
+        off_prompt = truncated = 0
         for attempt in attempts:
             positives = tuple(p.trajectory for p in kept.get(attempt.task_id, []))
             items = compose_task(TaskOutcome(attempt.trajectory, positives))
@@ -439,12 +440,21 @@ class RoundRunner:
                 ]
             if config.sft_only:  # baseline: successes only, each with weight 1, no negative term
                 items = [WeightedTrajectory(1.0, i.trajectory) for i in items if i.weight > 0]
+            if config.truncate_negatives:
+                cut = truncate_negatives(items)
+                truncated += sum(
+                    len(a.trajectory.steps) != len(b.trajectory.steps)
+                    for a, b in zip(items, cut, strict=True)
+                )
+                items = cut
             if config.per_step_weights and not config.sft_only:
                 items = per_step(items)
-            weighted.extend((i.trajectory.trajectory_id, i.weight) for i in items)
+            weighted.extend(
+                (i.trajectory.trajectory_id, i.weight, len(i.trajectory.steps)) for i in items
+            )
         held_out = {t.task_id for t in eval_tasks}
         trajectories = {t.trajectory_id: t for t in [*attempts, *explored.values()]}
-        leaked = [tid for tid, _ in weighted if trajectories[tid].task_id in held_out]
+        leaked = [tid for tid, *_ in weighted if trajectories[tid].task_id in held_out]
         if leaked:  # never train on held-out tasks (DESIGN.md step 4)
             raise FailedPrecondition(f"held-out evaluation tasks reached the pool: {leaked}")
         size = self._store.add_to_pool(exp, round_, weighted)
@@ -452,8 +462,9 @@ class RoundRunner:
             "selected": sum(len(v) for v in kept.values()),
             "pool_added": len(weighted),
             "pool_size": size,
-            "pool_positive": sum(w > 0 for _, w in weighted),
-            "pool_negative": sum(w < 0 for _, w in weighted),
+            "pool_positive": sum(w > 0 for _, w, _ in weighted),
+            "pool_negative": sum(w < 0 for _, w, _ in weighted),
+            "negatives_truncated": truncated,
             "base_negatives_dropped": off_prompt,
         }
 

@@ -10,6 +10,7 @@ the writer.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -91,6 +92,7 @@ CREATE TABLE IF NOT EXISTS pool (
     trajectory_id TEXT NOT NULL REFERENCES trajectories,
     weight REAL NOT NULL,
     round_added INTEGER NOT NULL,
+    train_steps INTEGER NOT NULL DEFAULT 0,  -- train on the first N steps only; 0 = all
     PRIMARY KEY (experiment_id, trajectory_id)
 );
 CREATE TABLE IF NOT EXISTS training_runs (
@@ -153,6 +155,10 @@ class StoredTrajectory:
     trajectory: Trajectory
 
 
+# (table, column, declaration) added after the first schema; ALTER TABLE adds them to old stores.
+ADDED_COLUMNS = (("pool", "train_steps", "INTEGER NOT NULL DEFAULT 0"),)
+
+
 class Store:
     """A connection to the store. One writer (the controller); `a3t status` may read alongside."""
 
@@ -166,6 +172,11 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        # Stores made before a column existed get it (with its default) on open.
+        for table, column, decl in ADDED_COLUMNS:
+            have = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         self._db.close()
@@ -428,25 +439,33 @@ class Store:
         return [dict(r) for r in rows]
 
     def add_to_pool(
-        self, experiment_id: str, round_: int, weighted: list[tuple[str, float]]
+        self, experiment_id: str, round_: int, weighted: list[tuple[str, float, int]]
     ) -> int:
-        """Adds (trajectory_id, weight) pairs; a trajectory already pooled keeps its first entry.
-        Returns the pool size after."""
+        """Adds (trajectory_id, weight, train_steps) entries (train_steps 0 = every step); a
+        trajectory already pooled keeps its first entry. Returns the pool size after."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO pool VALUES (?, ?, ?, ?)",
-                [(experiment_id, t, w, round_) for t, w in weighted],
+                "INSERT OR IGNORE INTO pool (experiment_id, trajectory_id, weight, round_added, "
+                "train_steps) VALUES (?, ?, ?, ?, ?)",
+                [(experiment_id, t, w, round_, n) for t, w, n in weighted],
             )
         return self.count("pool", experiment_id)
 
     def pool(self, experiment_id: str) -> list[tuple[float, Trajectory]]:
+        """(weight, trajectory as trained on: cut to its pooled train_steps) per pool entry."""
         rows = self._db.execute(
-            "SELECT p.weight, t.json, t.split FROM pool p JOIN trajectories t "
+            "SELECT p.weight, p.train_steps, t.json, t.split FROM pool p JOIN trajectories t "
             "USING (trajectory_id) WHERE p.experiment_id = ? ORDER BY p.round_added, t.task_id, "
             "t.trajectory_id",
             (experiment_id,),
         )
-        return [(r["weight"], Trajectory.from_json(r["json"])) for r in rows]
+        out = []
+        for r in rows:
+            traj = Trajectory.from_json(r["json"])
+            if r["train_steps"]:
+                traj = dataclasses.replace(traj, steps=traj.steps[: r["train_steps"]])
+            out.append((r["weight"], traj))
+        return out
 
     def pooled_splits(self, experiment_id: str) -> set[str]:
         rows = self._db.execute(
