@@ -110,6 +110,13 @@ async def test_two_rounds_persist_everything(tmp_path):
     round1 = [ws for (r, _), ws in by_task.items() if r == 1]
     assert all(ws == [(1.0, ws[0][1])] or abs(sum(w * n for w, n in ws)) < 1e-9 for ws in round1)
     assert any(w < 0 for ws in round1 for w, _ in ws)
+    # Each failure is trained on over no more steps than its task's longest success.
+    for ws in round1:
+        longest = max((n for w, n in ws if w > 0), default=0)
+        assert all(n <= longest for w, n in ws if w < 0)
+    # The failures ran to the step limit (6), every success was shorter: all were cut.
+    negatives = sum(w < 0 for ws in round1 for w, _ in ws)
+    assert store.round(eid, 1)["stats"]["negatives_truncated"] == negatives > 0
     assert all(t.task.split == "train" for _, t in pool)
     # Round 1 used round 0's adapter; it solves even tasks directly (+1 each) .
     r1 = store.round(eid, 1)

@@ -11,6 +11,7 @@ from a3t.compose import (
     compose_task,
     compose_weights,
     per_step,
+    truncate_negatives,
     read_dataset,
     write_dataset,
 )
@@ -127,3 +128,20 @@ def test_per_step_leaves_a_lone_trajectory_and_an_empty_task_alone():
     own = _steps("d", True, 7, "own")
     assert per_step(compose_task(TaskOutcome(own))) == [WeightedTrajectory(1.0, own)]
     assert per_step([]) == []
+
+
+def test_truncate_negatives_cuts_a_failure_to_its_longest_success():
+    own = _steps("e", False, 10, "own")
+    items = compose_task(
+        TaskOutcome(own, successes=(_steps("e", True, 3, "a"), _steps("e", True, 4, "b")))
+    )
+    cut = {i.trajectory.trajectory_id: i for i in truncate_negatives(items)}
+    assert len(cut["e-own"].trajectory.steps) == 4  # the longest success
+    assert cut["e-own"].trajectory.steps == own.steps[:4] and cut["e-own"].weight < 0
+    assert [len(cut[k].trajectory.steps) for k in ("e-a", "e-b")] == [3, 4]  # positives untouched
+    # A shorter failure, a lone success and an empty task are left as they are.
+    short = _steps("f", False, 2, "own")
+    items = compose_task(TaskOutcome(short, successes=(_steps("f", True, 5, "a"),)))
+    assert truncate_negatives(items) == items
+    assert truncate_negatives([WeightedTrajectory(1.0, own)]) == [WeightedTrajectory(1.0, own)]
+    assert truncate_negatives([]) == []
