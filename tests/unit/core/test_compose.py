@@ -11,8 +11,8 @@ from a3t.compose import (
     compose_task,
     compose_weights,
     per_step,
-    truncate_negatives,
     read_dataset,
+    truncate_negatives,
     write_dataset,
 )
 from a3t.errors import InvalidArgument
