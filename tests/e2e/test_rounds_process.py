@@ -121,7 +121,9 @@ async def cluster(tmp_path, tiny_model):
         c.stop()
 
 
-async def create(cluster: Cluster, name: str, rounds: int, epochs: int = 1) -> str:
+async def create(
+    cluster: Cluster, name: str, rounds: int, epochs: int = 1, extra_yaml: str = ""
+) -> str:
     async with channel(cluster.procs["controller"].target) as chan:
         stub = controller_pb2_grpc.ControllerServiceStub(chan)
         exp = await stub.CreateExperiment(
@@ -132,7 +134,7 @@ async def create(cluster: Cluster, name: str, rounds: int, epochs: int = 1) -> s
                     train_split="train",
                     eval_split="eval",
                     rounds=rounds,
-                    config_yaml=CONFIG.format(model=cluster.model, epochs=epochs),
+                    config_yaml=CONFIG.format(model=cluster.model, epochs=epochs) + extra_yaml,
                 ),
             ),
             timeout=30,
@@ -203,6 +205,24 @@ async def test_two_rounds_with_real_services(cluster):
     assert "a3t_controller_round 1.0" in text
     assert 'a3t_controller_phase_info{phase="done"} 1.0' in text
     assert 'a3t_controller_eval_success_ratio{round="1"}' in text
+
+
+async def test_curriculum_trains_on_generated_games_of_its_level(cluster):
+    # The tiny model solves almost nothing greedily, so round 1 stays on level 1 (moving up is
+    # unit-tested, tests/unit/controller/test_curriculum.py); here: real services generate and
+    # serve the level's games, rounds record their level, held-out games stay out.
+    extra = "curriculum_levels: [1, 2]\ncurriculum_train_count: 4\ncurriculum_threshold: 1.0\n"
+    eid = await create(cluster, "cur", rounds=2, extra_yaml=extra)
+    exp = await wait_state(cluster, eid)
+    assert exp.state == cpb.EXPERIMENT_STATE_SUCCEEDED, exp.error_message + cluster.logs()
+    with cluster.db() as db:
+        rows = db.execute("SELECT round, level, stats_json FROM rounds ORDER BY round").fetchall()
+        splits = {r[0] for r in db.execute("SELECT DISTINCT split FROM trajectories")}
+    for round_, level, stats in rows:
+        stats = json.loads(stats)
+        assert level == stats["train_level"] == 1, (round_, stats)
+        assert stats["train_split"] == "gen_l1_s0_n4" and stats["attempt_total"] == 4
+    assert splits == {"gen_l1_s0_n4", "eval"}
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,7 @@ class FakeEngine:
         prefix: str,
         candidates: Sequence[str],
         adapter: str | None = None,
+        episode_id: str | None = None,  # no cache to reuse: each request carries its prompt
     ) -> list[float]:
         self.book.resolve(adapter)
         self.score_calls.append(ScoreCall(list(messages), prefix, list(candidates), adapter))

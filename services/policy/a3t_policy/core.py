@@ -194,7 +194,9 @@ class PolicyCore:
                 metrics.INADMISSIBLE.labels(env=env).inc()
                 if ground:
                     try:
-                        best = await self._ground(messages, thought, admissible, adapter)
+                        best = await self._ground(
+                            messages, thought, admissible, adapter, episode_id
+                        )
                     except ContextOverflow:  # the prompt fits, prompt + candidates do not
                         log.info("no room to score the admissible actions; action kept as is")
                     else:
@@ -213,12 +215,19 @@ class PolicyCore:
         )
 
     async def _ground(
-        self, messages: list[ChatMessage], thought: str, admissible: Sequence[str], adapter: str
+        self,
+        messages: list[ChatMessage],
+        thought: str,
+        admissible: Sequence[str],
+        adapter: str,
+        episode_id: str = "",
     ) -> str:
         """The admissible action the model scores highest after its own thought."""
         # The step as the chat format writes it, up to where the action starts.
         prefix = format_step(Step(action="", thought=thought))
-        scores = await self.model.score_continuations(messages, prefix, admissible, adapter)
+        scores = await self.model.score_continuations(
+            messages, prefix, admissible, adapter, episode_id
+        )
         best = max(range(len(admissible)), key=lambda i: scores[i])  # first of equal scores
         return admissible[best]
 

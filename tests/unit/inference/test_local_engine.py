@@ -218,6 +218,29 @@ async def test_score_continuations_match_a_full_forward(engine: LocalEngine) -> 
     assert len(set(scores)) == 3
 
 
+async def test_scoring_from_an_episode_cache_matches_scoring_without_it(
+    engine: LocalEngine,
+) -> None:
+    candidates = ["go to cabinet 1", "open fridge 1", "take mug 1 from shelf 2"]
+    first = await engine.generate(_start(), GREEDY, episode_id="g")
+    chat = [*_start(), ChatMessage("assistant", first.text), ChatMessage("user", OBSERVATIONS[0])]
+    await engine.generate(chat, GREEDY, episode_id="g")
+    before = engine.stats["score_cached_tokens"]
+    cached = await engine.score_continuations(chat, "think: hm\n", candidates, episode_id="g")
+    assert engine.stats["score_cached_tokens"] > before  # the prompt came from the cache
+    fresh = await engine.score_continuations(chat, "think: hm\n", candidates)
+    assert cached == pytest.approx(fresh, abs=1e-5)
+    # The cache now ends at prompt + prefix, and the episode goes on as if never scored.
+    step = [
+        *chat,
+        ChatMessage("assistant", "think: hm\ngo to cabinet 1"),
+        ChatMessage("user", "ok"),
+    ]
+    after = await engine.generate(step, GREEDY, episode_id="g")
+    assert after.text == (await engine.generate(step, GREEDY)).text
+    assert after.usage.cached_prompt_tokens > 0
+
+
 async def test_scoring_runs_between_decode_steps_and_follows_adapters(
     engine: LocalEngine, adapter_dirs: dict[str, str]
 ) -> None:

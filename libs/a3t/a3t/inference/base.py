@@ -99,8 +99,11 @@ class Engine(Protocol):
         prefix: str,
         candidates: Sequence[str],
         adapter: str | None = None,
+        episode_id: str | None = None,
     ) -> list[float]:
         """Mean log-prob per token of each candidate as the assistant's text after `prefix`.
+
+        `episode_id`, as in generate, lets an engine start from the episode's cached prompt.
 
         The mean runs over the candidate's tokens plus the end-of-turn token that closes it, so a
         candidate that is only the start of a likelier one ("go to cabinet 1" vs "... 10") does not

@@ -408,6 +408,7 @@ class LocalEngine:
             "peak_batch": 0,
             "prefill_tokens": 0,
             "pooled_prefixes": 0,
+            "score_cached_tokens": 0,  # prompt tokens scoring took from an episode's cache
         }
         self._worker = threading.Thread(target=self._work, name="a3t-local-engine", daemon=True)
         self._worker.start()
@@ -441,11 +442,13 @@ class LocalEngine:
         prefix: str,
         candidates: Sequence[str],
         adapter: str | None = None,
+        episode_id: str | None = None,
     ) -> list[float]:
         if not candidates:
             return []
         return await self._submit(
-            "score", (list(messages), prefix, list(candidates), self._resolve(adapter))
+            "score",
+            (list(messages), prefix, list(candidates), self._resolve(adapter), episode_id),
         )
 
     async def load_adapter(self, name: str, path: str, activate: bool = False) -> EngineInfo:
@@ -666,16 +669,18 @@ class LocalEngine:
         return _Episode([], self._new_kv(0), adapter_key), False
 
     def _checkin(self, row: _Row) -> None:
-        episode_id = row.request.episode_id
-        if not row.store or episode_id is None:
+        self._checkin_episode(row.request.episode_id, row.episode, row.store)
+
+    def _checkin_episode(self, episode_id: str | None, episode: _Episode, store: bool) -> None:
+        if not store or episode_id is None:
             return
         with self._lock:
             self._in_flight.discard(episode_id)
             if episode_id in self._ended:
                 self._ended.discard(episode_id)
                 return
-            row.episode.last_used = time.monotonic()
-            self._episodes[episode_id] = row.episode
+            episode.last_used = time.monotonic()
+            self._episodes[episode_id] = episode
             self._episodes.move_to_end(episode_id)
             total = sum(e.kv.nbytes() for e in self._episodes.values())
             while total > self.config.cache_max_bytes and self._episodes:
@@ -684,11 +689,14 @@ class LocalEngine:
                 logger.debug("evicted KV cache of episode %s (memory cap)", evicted_id)
 
     def _release(self, row: _Row) -> None:
+        self._release_episode(row.request.episode_id, row.store)
+
+    def _release_episode(self, episode_id: str | None, store: bool) -> None:
         """Gives up an episode checkout without storing (the call failed)."""
-        if row.store and row.request.episode_id is not None:
+        if store and episode_id is not None:
             with self._lock:
-                self._in_flight.discard(row.request.episode_id)
-                self._ended.discard(row.request.episode_id)
+                self._in_flight.discard(episode_id)
+                self._ended.discard(episode_id)
 
     def _expire(self) -> None:
         deadline = time.monotonic() - self.config.episode_ttl_seconds
@@ -922,15 +930,22 @@ class LocalEngine:
     # --- scoring -------------------------------------------------------------------------------
 
     def _score(
-        self, messages: list[ChatMessage], prefix: str, candidates: list[str], adapter: str
+        self,
+        messages: list[ChatMessage],
+        prefix: str,
+        candidates: list[str],
+        adapter: str,
+        episode_id: str | None = None,
     ) -> list[float]:
         """Mean log-prob per token of each candidate (+ end of turn) after the prompt and prefix.
 
         The shared prompt is encoded once; then all candidates go through one forward, packed
         into one sequence whose mask lets each candidate see the prompt and its own earlier
-        tokens only, with positions restarting after the prompt for each.
+        tokens only, with positions restarting after the prompt for each. With `episode_id` the
+        prompt starts from the episode's cache (grounding scores right after the episode's
+        generate, so only the thought line is new) and the cache keeps prompt + prefix, which is
+        where the episode's next prompt continues.
         """
-        torch = self._torch
         if adapter and adapter not in self._adapters:
             raise NotFound(f"adapter {adapter!r} was unloaded before this request ran")
         head_text = chat.render_text(self.tokenizer, messages, add_generation_prompt=True) + prefix
@@ -947,8 +962,25 @@ class LocalEngine:
         if max(len(f) for f in fulls) > self.max_context_tokens:
             raise ContextOverflow("prompt + candidate is longer than the model's context")
         self._use_adapter(adapter)
-        kv = self._new_kv(shared)
-        last = self._extend(kv, fulls[0][:shared])[-1]  # predicts token `shared`
+        episode, store = self._checkout(episode_id, self._adapter_key(adapter))
+        try:
+            scores = self._score_from(episode, fulls, starts, shared)
+        except BaseException:
+            self._release_episode(episode_id, store)
+            raise
+        self._checkin_episode(episode_id, episode, store)
+        return scores
+
+    def _score_from(
+        self, episode: _Episode, fulls: list[list[int]], starts: list[int], shared: int
+    ) -> list[float]:
+        torch = self._torch
+        kv = episode.kv
+        # Keep at least one prompt token to encode: its logits predict the first scored token.
+        reuse = min(_common_prefix(episode.ids, fulls[0][:shared]), shared - 1)
+        kv.truncate(reuse)
+        self.stats["score_cached_tokens"] += reuse
+        last = self._extend(kv, fulls[0][reuse:shared])[-1]  # predicts token `shared`
         tails = [f[shared:] for f in fulls]
         packed = [t for tail in tails for t in tail]
         segment = torch.tensor(
@@ -975,6 +1007,8 @@ class LocalEngine:
                 picked.append(float(row[tail[k]]))
             scores.append(sum(picked) / len(picked))
             cursor += len(tail)
+        kv.truncate(shared)  # drop the candidates: the cache holds the prompt + prefix
+        episode.ids = fulls[0][:shared]
         return scores
 
 

@@ -145,6 +145,7 @@ class OpenAIEngine:
         prefix: str,
         candidates: Sequence[str],
         adapter: str | None = None,
+        episode_id: str | None = None,  # no cache to reuse: each request carries its prompt
     ) -> list[float]:
         raise Unimplemented(
             "the openai engine cannot score continuations (chat completions return no log-probs "

@@ -136,11 +136,12 @@ class ServedModel:
         prefix: str,
         candidates: Sequence[str],
         adapter: str = "",
+        episode_id: str = "",
     ) -> list[float]:
         engine = self.engine
         start = time.perf_counter()
         scores = await engine.score_continuations(
-            messages, prefix, candidates, adapter=adapter or None
+            messages, prefix, candidates, adapter=adapter or None, episode_id=episode_id or None
         )
         self._metrics.duration.observe(time.perf_counter() - start)
         return scores
