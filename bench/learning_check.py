@@ -49,11 +49,15 @@ PROFILES = {
         "`make run` defaults, no ActRe (exploration by temperature sampling)",
         ("--set", "use_actre=false"),
     ),
+    "one_positive": Profile(
+        "`make run` defaults, 1 positive per task (half the rationales and training)",
+        ("--set", "max_positives_per_task=1"),
+    ),
     "longer": Profile(
-        "32 training / 16 held-out games, K=6, 3 rounds",
+        "24 training / 16 held-out games, K=6, 3 rounds",
         ("--set", "explore_attempts=6"),
         rounds=3,
-        train_count=32,
+        train_count=24,
         eval_count=16,
     ),
 }
