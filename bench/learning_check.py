@@ -49,13 +49,13 @@ PROFILES = {
         "`make run` defaults, no ActRe (exploration by temperature sampling)",
         ("--set", "use_actre=false"),
     ),
-    "one_positive": Profile(
-        "`make run` defaults, 1 positive per task (half the rationales and training)",
-        ("--set", "max_positives_per_task=1"),
+    "two_positives": Profile(
+        "`make run` defaults but 2 positives per task (the default until 2026-12-02)",
+        ("--set", "max_positives_per_task=2"),
     ),
     "longer": Profile(
-        "24 training / 16 held-out games, K=6, 3 rounds",
-        ("--set", "explore_attempts=6"),
+        "24 training / 16 held-out games, K=6, 2 positives per task, 3 rounds",
+        ("--set", "explore_attempts=6", "--set", "max_positives_per_task=2"),
         rounds=3,
         train_count=24,
         eval_count=16,
