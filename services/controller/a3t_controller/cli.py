@@ -47,7 +47,7 @@ LOCAL_DEFAULTS = {
     "explore_attempts": 4,
     # p = 1 every round: exploration costs only env steps (and ActRe for the kept wins); at
     # p = 0.5 round 1's exploration generated with the policy and ActRe at every step and took
-    # 5 of its 16 minutes (docs/benchmarks.md). The paper's decaying schedule is the config's.
+    # 8.7 of its 16.0 minutes (docs/benchmarks.md). The paper's decaying schedule is the config's.
     "explore_probability": [1.0],
     # One (the shortest) win per task: with 2, round 0 took 12.6 CPU minutes and its adapter
     # won 1/8 held-out games either way (docs/benchmarks.md, learning check).
