@@ -123,7 +123,7 @@ def _term_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_TICKS = os.sysconf("SC_CLK_TCK")  # /proc counts CPU time in clock ticks
 
 
 def tree_cpu_seconds(pid: int) -> float:

@@ -82,7 +82,7 @@ class ActReCore:
             )
 
         # A history longer than the context loses its oldest steps (a3t.inference.fit).
-        out, _ = await with_fitting_history(history, generate)
+        out = await with_fitting_history(history, generate)
         rationale = trim_rationale(out.text)
         metrics.RATIONALES.labels(env=task.env).inc()
         if not rationale:

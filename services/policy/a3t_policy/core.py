@@ -179,7 +179,7 @@ class PolicyCore:
             return messages, out
 
         # A history longer than the context loses its oldest steps (a3t.inference.fit).
-        (messages, out), _ = await with_fitting_history(history, generate)
+        messages, out = await with_fitting_history(history, generate)
         step = parse_output(out.text, self.settings.max_action_chars)
         env = task.env
         metrics.STEPS.labels(env=env, task_type=task.task_type).inc()

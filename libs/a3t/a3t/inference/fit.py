@@ -23,17 +23,17 @@ T = TypeVar("T")
 
 async def with_fitting_history(
     history: Sequence[Step], call: Callable[[Sequence[Step]], Awaitable[T]]
-) -> tuple[T, int]:
+) -> T:
     """`call(history)`, retried with the oldest steps dropped while it raises ContextOverflow.
 
-    Returns the result and how many of the oldest steps were left out; re-raises the overflow
-    when even an empty history does not fit (the exemplar or first observation is too long).
+    Re-raises the overflow when even an empty history does not fit (the exemplar or first
+    observation is too long).
     """
     steps = list(history)
     dropped = 0
     while True:
         try:
-            return await call(steps), dropped
+            return await call(steps)
         except ContextOverflow as exc:
             if not steps:
                 raise

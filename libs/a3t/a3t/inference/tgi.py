@@ -222,7 +222,7 @@ class TgiEngine:
         prefix: str,
         candidates: Sequence[str],
         adapter: str | None = None,
-        episode_id: str | None = None,  # no cache to reuse: each request carries its prompt
+        episode_id: str | None = None,  # ignored: TGI's prefix cache reuses the prompt
     ) -> list[float]:
         if not candidates:
             return []
