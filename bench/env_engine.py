@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from a3t_env.alfworld import AlfworldGame, GameRecord, discover_games, read_walkthrough
+from a3t.envs.alfworld.engine import AlfworldGame, GameRecord, discover_games, read_walkthrough
 from a3t_env.pool import GamePool
 
 logger = logging.getLogger(__name__)
@@ -71,12 +71,15 @@ def run_walkthroughs_inprocess(games: Sequence[GameRecord]) -> EngineRun:
 async def _run_pool(games: Sequence[GameRecord], workers: int) -> EngineRun:
     walkthroughs = [read_walkthrough(r.path) for r in games]
     session_ids = [str(uuid.uuid4()) for _ in games]
-    pool = GamePool(workers=workers)
+    pool = GamePool(workers=workers, data_roots={"alfworld": Path("var/envs/alfworld")})
     await pool.start()
     try:
         # Phase 1: open every session at once (least-loaded placement spreads them).
         t0 = time.perf_counter()
-        opens = [pool.open(s, r.path) for s, r in zip(session_ids, games, strict=True)]
+        opens = [
+            pool.open(s, "alfworld", r.task_record())
+            for s, r in zip(session_ids, games, strict=True)
+        ]
         await asyncio.gather(*opens)
         t1 = time.perf_counter()
 

@@ -27,9 +27,9 @@ from docs_section import replace_section
 from env_engine import DEFAULT_DATA_ROOT, EngineRun, run_walkthroughs_inprocess
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.envs.alfworld.engine import discover_games, read_walkthrough
 from a3t.procs import start_service
 from a3t.rpc.client import channel
-from a3t_env.alfworld import discover_games, read_walkthrough
 
 SECTION = "## Env service: steps/s through gRPC vs the raw engine"
 
@@ -38,7 +38,10 @@ async def run_service(data_root: Path, split: str, games, workers: int) -> Engin
     with tempfile.TemporaryDirectory() as logs:
         proc = start_service(
             "env",
-            ["--data-root", str(data_root), "--workers", str(workers), "--log-level", "WARNING"],
+            [
+                *("--env-data-roots", f"alfworld={data_root}", "--envs", "alfworld"),
+                *("--workers", str(workers), "--log-level", "WARNING"),
+            ],
             log_dir=Path(logs),
         )
         try:

@@ -34,8 +34,8 @@ from pathlib import Path
 
 from docs_section import DOCS, replace_section
 
-from a3t_env.alfworld import AlfworldGame, discover_games, read_walkthrough
-from a3t_env.gen import GENERATOR_VERSION, LEVELS, generate_games
+from a3t.envs.alfworld.engine import AlfworldGame, discover_games, read_walkthrough
+from a3t.envs.alfworld.gen import GENERATOR_VERSION, LEVELS, generate_games
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def main() -> int:
             "",
             table,
             "",
-            "The levels (services/env/a3t_env/gen/levels.py):",
+            "The levels (libs/a3t/a3t/envs/alfworld/gen/levels.py):",
             "",
             levels_table(),
             "",

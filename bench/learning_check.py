@@ -117,7 +117,7 @@ def read_store(workdir: Path, name: str) -> dict:
 
 def random_agent(games_root: Path, split: str, max_steps: int, episodes: int, seed: int) -> float:
     sys.path.insert(0, str(ROOT / "services" / "env"))
-    from a3t_env.alfworld import AlfworldGame, discover_games
+    from a3t.envs.alfworld.engine import AlfworldGame, discover_games
 
     rng = random.Random(seed)
     won = total = 0

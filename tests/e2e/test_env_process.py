@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.envs.alfworld.engine import TASK_TYPES, discover_games
 from a3t.procs import start_service
 from a3t.rpc.client import call, channel
-from a3t_env.alfworld import TASK_TYPES, discover_games
 
 SPLIT = "valid_seen"
 
@@ -35,7 +35,7 @@ async def play(stub, game, split=SPLIT):
 async def run_games(alfworld_data, tmp_path, games, workers, concurrency):
     proc = start_service(
         "env",
-        ["--data-root", str(alfworld_data), "--workers", str(workers)],
+        ["--env-data-roots", f"alfworld={alfworld_data}", "--workers", str(workers)],
         log_dir=tmp_path,
     )
     try:

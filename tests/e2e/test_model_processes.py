@@ -17,11 +17,11 @@ from a3t.common.v1 import types_pb2 as pb
 from a3t.convert import step_to_pb, task_to_pb, trajectory_to_pb
 from a3t.critic.v1 import critic_pb2, critic_pb2_grpc
 from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.envs.alfworld.engine import discover_games
 from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
 from a3t.procs import start_service
 from a3t.rpc.client import call, channel
 from a3t.trajectory import Step, Task, Trajectory
-from a3t_env.alfworld import discover_games
 
 TASK = Task(env="alfworld", task_id="t1", task_type="pick_and_place_simple")
 OBS = "You are in the middle of a room. Your task is to: put some pen on desk."
@@ -113,7 +113,9 @@ async def test_smollm2_takes_react_steps_on_a_real_game(alfworld_data, tmp_path)
     model = ["--model", "smollm2", "--threads", "1"]
     procs = {
         "env": start_service(
-            "env", ["--data-root", str(alfworld_data), "--workers", "1"], log_dir=tmp_path
+            "env",
+            ["--env-data-roots", f"alfworld={alfworld_data}", "--workers", "1"],
+            log_dir=tmp_path,
         ),
         "policy": start_service("policy", model, log_dir=tmp_path),
         "actre": start_service("actre", model, log_dir=tmp_path),

@@ -23,7 +23,7 @@ log = logging.getLogger("a3t_controller")
 
 async def run(settings: ControllerSettings) -> None:
     store = Store(settings.db_path)
-    env = GrpcEnv(channel(settings.env_target), "alfworld")
+    env = GrpcEnv(channel(settings.env_target))
     policy = GrpcPolicy(channel(settings.policy_target))
     actre = GrpcActRe(channel(settings.actre_target)) if settings.actre_target else None
     services = Services(

@@ -43,8 +43,6 @@ log = logging.getLogger("a3t")
 LOCAL_DEFAULTS = {
     "name": "local",
     "rounds": 2,
-    "max_steps": 10,
-    "explore_attempts": 4,
     # p = 1 every round: exploration costs only env steps (and ActRe for the kept wins); at
     # p = 0.5 round 1's exploration generated with the policy and ActRe at every step and took
     # 8.7 of its 16.0 minutes (docs/benchmarks.md). The paper's decaying schedule is the config's.
@@ -56,6 +54,11 @@ LOCAL_DEFAULTS = {
     "epochs_later_rounds": 2,
     "learning_rate": 1e-3,
     "concurrency": 4,
+}
+# The profile's per-env part (an env not listed here runs with its plugin's defaults).
+LOCAL_ENV_DEFAULTS = {
+    "alfworld": {"max_steps": 10, "explore_attempts": 4},
+    "webshop": {"max_steps": 10, "explore_attempts": 4},
 }
 
 
@@ -70,36 +73,43 @@ def _parse_set(items: list[str]) -> dict:
 
 
 def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
-    data = dict(LOCAL_DEFAULTS)
+    """The profile, then the env's part of it, then --experiment YAML, flags and --set."""
+    given = {}
     if args.experiment:
         loaded = yaml.safe_load(Path(args.experiment).read_text()) or {}
         if not isinstance(loaded, dict):
             raise ConfigError([f"{args.experiment}: top level must be a mapping"])
-        data.update(loaded)
+        given.update(loaded)
     if args.data_root:
-        data.setdefault("train_split", args.train_split or "valid_train")
-        data.setdefault("eval_split", args.eval_split or "valid_seen")
+        given.setdefault("train_split", args.train_split or "valid_train")
+        given.setdefault("eval_split", args.eval_split or "valid_seen")
     else:
-        data["train_split"] = f"gen_l{args.level}_s{args.seed}_n{args.train_count}"
-        data["eval_split"] = f"gen_l{args.level}_s{args.seed + 1000}_n{args.eval_count}"
-    for key in ("name", "rounds", "base_model"):
+        given["train_split"] = f"gen_l{args.level}_s{args.seed}_n{args.train_count}"
+        given["eval_split"] = f"gen_l{args.level}_s{args.seed + 1000}_n{args.eval_count}"
+    for key in ("name", "rounds", "base_model", "env"):
         value = getattr(args, key.replace("-", "_"), None)
         if value is not None:
-            data[key] = value
-    data.update(_parse_set(args.set))
-    return ExperimentConfig.from_dict(data)
+            given[key] = value
+    given.update(_parse_set(args.set))
+    env = given.get("env", "alfworld")
+    profile = LOCAL_ENV_DEFAULTS.get(env, {}) if isinstance(env, str) else {}
+    return ExperimentConfig.from_dict({**LOCAL_DEFAULTS, **profile, **given})
 
 
 async def _start_services(
     args: argparse.Namespace, config: ExperimentConfig, workdir: Path
 ) -> dict[str, ServiceProcess]:
     logs = workdir / "logs"
-    data_root = Path(args.data_root) if args.data_root else workdir / "games"
+    # Generated tasks go under the workdir, one folder per env; --data-root points the run's env
+    # at real data instead.
+    env_args = ["--data-root", str(workdir / "envs"), "--envs", config.env]
+    if args.data_root:
+        env_args += ["--env-data-roots", f"{config.env}={Path(args.data_root).resolve()}"]
     # One torch thread per model service: policy and ActRe decode at the same time during
     # exploration, and more threads than free cores is 10-30x slower (NOTES.md).
     model = ["--model", config.base_model, "--threads", "1"]
     specs = {
-        "env": ["--data-root", str(data_root), "--workers", str(args.env_workers)],
+        "env": [*env_args, "--workers", str(args.env_workers)],
         # A thought line and an action fit in 40 tokens; more only buys run-on text on a CPU.
         "policy": [*model, "--max-new-tokens", str(args.policy_max_new_tokens)],
         # Small optimizer steps: a make-run pool is a few thousand tokens, and one step per
@@ -145,13 +155,13 @@ async def run_local(args: argparse.Namespace) -> int:
     procs = await _start_services(args, config, workdir)
     try:
         env_ch = channel(procs["env"].target)
-        env = GrpcEnv(env_ch, config.env)
+        env = GrpcEnv(env_ch)
         if not args.data_root:
             for split, seed, count in (
                 (config.train_split, args.seed, args.train_count),
                 (config.eval_split, args.seed + 1000, args.eval_count),
             ):
-                n = await env.generate(split, args.level, seed, count)
+                n = await env.generate(config.env, split, args.level, seed, count)
                 print(f"games: split {split} has {n} generated level-{args.level} games")
         policy = GrpcPolicy(channel(procs["policy"].target), ground_actions=args.ground_actions)
         actre = GrpcActRe(channel(procs["actre"].target)) if "actre" in procs else None
@@ -229,7 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--name", help="experiment name; the same name resumes it")
     run.add_argument("--rounds", type=int)
     run.add_argument("--base-model", help="model of policy, actre and trainer (default smollm2)")
-    run.add_argument("--data-root", help="real games in ALFWorld layout (default: generated)")
+    run.add_argument(
+        "--env",
+        help="environment to train on: alfworld (default) or webshop (a3t.envs; "
+        "docs/environments.md)",
+    )
+    run.add_argument(
+        "--data-root",
+        help="the env's real data (ALFWorld: the json_2.1.1 layout; default: generated tasks)",
+    )
     run.add_argument("--train-split")
     run.add_argument("--eval-split")
     run.add_argument("--level", type=int, default=1, help="generated game difficulty level")

@@ -45,18 +45,15 @@ MODEL_TIMEOUT = 300.0
 
 
 class GrpcEnv:
-    def __init__(self, channel: aio.Channel, env: str):
+    def __init__(self, channel: aio.Channel):
         self._stub = env_pb2_grpc.EnvServiceStub(channel)
-        self._env = env
 
-    async def list_tasks(self, split: str) -> list[Task]:
+    async def list_tasks(self, env: str, split: str) -> list[Task]:
         tasks, token = [], ""
         while True:
             resp = await call(
                 self._stub.ListTasks,
-                env_pb2.ListTasksRequest(
-                    env=self._env, split=split, page_size=500, page_token=token
-                ),
+                env_pb2.ListTasksRequest(env=env, split=split, page_size=500, page_token=token),
                 timeout=ENV_TIMEOUT,
             )
             tasks.extend(task_from_pb(t) for t in resp.tasks)
@@ -64,20 +61,18 @@ class GrpcEnv:
             if not token:
                 return tasks
 
-    async def generate(self, split: str, level: int, seed: int, count: int) -> int:
+    async def generate(self, env: str, split: str, level: int, seed: int, count: int) -> int:
         resp = await call(
             self._stub.GenerateTasks,
-            env_pb2.GenerateTasksRequest(
-                env=self._env, split=split, level=level, seed=seed, count=count
-            ),
+            env_pb2.GenerateTasksRequest(env=env, split=split, level=level, seed=seed, count=count),
             timeout=600.0,
         )
         return resp.total_size
 
-    async def create(self, split: str, task_id: str) -> SessionView:
+    async def create(self, env: str, split: str, task_id: str) -> SessionView:
         resp = await call(
             self._stub.CreateSession,
-            env_pb2.CreateSessionRequest(env=self._env, split=split, task_id=task_id),
+            env_pb2.CreateSessionRequest(env=env, split=split, task_id=task_id),
             timeout=ENV_TIMEOUT,
         )
         return SessionView(

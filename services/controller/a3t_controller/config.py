@@ -12,13 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from a3t.envs import ENVIRONMENTS
 from a3t.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SELECTORS = ("env", "critic", "hybrid")
-# Exploration attempts per failed task, by env (DESIGN.md step 2).
-DEFAULT_EXPLORE_ATTEMPTS = {"alfworld": 40, "webshop": 20, "apibank": 8}
-# Difficulty levels of the env's game generator (a3t_env.gen.LEVELS), easiest first.
+# Fields whose default is the env plugin's (a3t.envs.<env>.SPEC.defaults): from_dict fills each
+# from the experiment's env unless the config sets it.
+ENV_DEFAULTED = (
+    "max_steps",
+    "explore_attempts",
+    "stop_at_first_success",
+    "explore_skip_verbs",
+    "explore_only_prefixes",
+)
+# Difficulty levels of the env's game generator (a3t.envs.alfworld.gen.LEVELS), easiest first.
 GENERATED_LEVELS = (1, 2, 3, 4)
 MAX_GENERATED = 10_000  # games per GenerateTasks call, as the env proto documents
 
@@ -66,7 +74,7 @@ class ExperimentConfig:
     max_eval_tasks: int = 0
     max_steps: int = 50
     # --- exploration (DESIGN.md step 2)
-    explore_attempts: int = 0  # K; 0 = env default (ALFWorld 40, WebShop 20)
+    explore_attempts: int = 0  # K; 0 = the env's default (ALFWorld 40, WebShop 20)
     # p per round; the last value holds for later rounds (a schedule, e.g. [1.0, 0.5, 0.1]).
     explore_probability: tuple[float, ...] = (0.1,)
     invalid_limit: int = 3
@@ -75,6 +83,9 @@ class ExperimentConfig:
     # docs/benchmarks.md). Empty = sample every admissible action. WebShop's and API-Bank's
     # actions never start with these words.
     explore_skip_verbs: tuple[str, ...] = ("look", "inventory", "examine", "help")
+    # When set, exploration samples only actions starting with one of these (WebShop: clicks,
+    # never a random search text). Env default.
+    explore_only_prefixes: tuple[str, ...] = ()
     max_positives_per_task: int = 5
     stop_at_first_success: bool = False  # WebShop's rule; ALFWorld collects up to the cap
     concurrency: int = 4
@@ -126,7 +137,8 @@ class ExperimentConfig:
         return schedule[min(round_, len(schedule) - 1)]
 
     def explore_attempts_for_env(self) -> int:
-        return self.explore_attempts or DEFAULT_EXPLORE_ATTEMPTS.get(self.env, 20)
+        spec = ENVIRONMENTS.get(self.env)
+        return self.explore_attempts or (spec.defaults.explore_attempts if spec else 20)
 
     def epochs_for(self, round_: int) -> int:
         return self.epochs_first_round if round_ == 0 else self.epochs_later_rounds
@@ -137,6 +149,11 @@ class ExperimentConfig:
 
     def problems(self) -> list[str]:
         found = []
+        if self.env not in ENVIRONMENTS:
+            found.append(
+                f"env {self.env[:64]!r} is not a registered environment "
+                f"({', '.join(sorted(ENVIRONMENTS))}; docs/environments.md adds one)"
+            )
         if not NAME.match(self.name):
             found.append(f"name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
         if self.train_split == self.eval_split and not self.curriculum_levels:
@@ -222,6 +239,10 @@ class ExperimentConfig:
                     found.append(problem)
         if found:
             raise ConfigError(found)
+        spec = ENVIRONMENTS.get(values.get("env", cls.env))
+        if spec is not None:
+            for name in ENV_DEFAULTED:
+                values.setdefault(name, getattr(spec.defaults, name))
         config = cls(**values)
         if found := config.problems():
             raise ConfigError(found)

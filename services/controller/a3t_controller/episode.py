@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from a3t.envs.base import explorable
 from a3t.trajectory import Step, StepSource, Task, TokenUsage, Trajectory
 
 
@@ -57,7 +58,7 @@ class PolicyAnswer:
 
 
 class EnvClient(Protocol):
-    async def create(self, split: str, task_id: str) -> SessionView: ...
+    async def create(self, env: str, split: str, task_id: str) -> SessionView: ...
     async def step(self, session_id: str, action: str) -> EnvAnswer: ...
     async def close(self, session_id: str) -> None: ...
 
@@ -98,6 +99,7 @@ class EpisodeSpec:
     attempt) and seeds every random choice, so a re-run after a crash replays the same draws."""
 
     episode_id: str
+    env: str
     split: str
     task_id: str
     max_steps: int = 50
@@ -112,6 +114,8 @@ class EpisodeSpec:
     # without changing it (ALFWorld's look, inventory, examine, help). Random wins full of them
     # teach the policy to loop on them. The policy itself may still choose them.
     explore_skip_verbs: tuple[str, ...] = ()
+    # When set, exploration samples only actions starting with one of these (WebShop: clicks).
+    explore_only_prefixes: tuple[str, ...] = ()
 
 
 async def run_episode(
@@ -122,7 +126,7 @@ async def run_episode(
 ) -> Trajectory:
     """Plays one episode to the end and returns its trajectory (not yet stored)."""
     rng = random.Random(f"{spec.seed}:{spec.episode_id}")
-    session = await env.create(spec.split, spec.task_id)
+    session = await env.create(spec.env, spec.split, spec.task_id)
     traj = Trajectory(
         task=session.task,
         initial_observation=session.observation,
@@ -140,8 +144,17 @@ async def run_episode(
             explore = forced or (
                 spec.explore_probability > 0 and rng.random() < spec.explore_probability
             )
-            if explore and admissible:
-                step = await _exploration_step(spec, traj, admissible, rng, policy, forced)
+            # Nothing to sample (e.g. WebShop's search page, whose text only the policy
+            # writes): the policy acts.
+            candidates = (
+                explorable(admissible, spec.explore_skip_verbs, spec.explore_only_prefixes)
+                if explore
+                else []
+            )
+            if candidates:
+                step = await _exploration_step(
+                    spec, traj, admissible, candidates, rng, policy, forced
+                )
                 if step.source.synthesised:
                     pending.append(len(traj.steps))
             else:
@@ -167,7 +180,8 @@ async def run_episode(
                     replaced_action=answer.replaced_action,
                     usage=answer.usage,
                 )
-            is_admissible = step.action in admissible
+            # No list means the env takes free text here (WebShop's search box).
+            is_admissible = step.action in admissible or not admissible
             invalid_run = 0 if is_admissible else invalid_run + 1
             result = await env.step(session.session_id, step.action)
             step = replace(
@@ -239,13 +253,16 @@ async def _exploration_step(
     spec: EpisodeSpec,
     traj: Trajectory,
     admissible: Sequence[str],
+    candidates: Sequence[str],
     rng: random.Random,
     policy: PolicyClient,
     forced: bool,
 ) -> Step:
+    """A sampled step: one of `candidates` (the explorable admissible actions) drawn uniformly,
+    or for the no-ActRe baseline the policy's own sample at a temperature."""
     if spec.use_actre:  # the rationale is asked later (`_explain`), only when it is used
         return Step(
-            action=rng.choice(explorable(admissible, spec.explore_skip_verbs)),
+            action=rng.choice(candidates),
             source=StepSource.FORCED if forced else StepSource.SAMPLED,
         )
     # No-ActRe baseline: the policy's own sample at a temperature, thought and all.
@@ -266,15 +283,6 @@ async def _exploration_step(
         source=StepSource.TEMPERATURE,
         usage=answer.usage,
     )
-
-
-def explorable(admissible: Sequence[str], skip_verbs: Sequence[str]) -> list[str]:
-    """The admissible actions uniform exploration samples from, sorted (a seeded draw is then
-    the same whatever order the env listed them in): all but those whose first word is in
-    `skip_verbs`, or all of them when nothing else is left."""
-    skip = set(skip_verbs)
-    kept = sorted(a for a in admissible if (a.split(maxsplit=1) or [""])[0] not in skip)
-    return kept or sorted(admissible)
 
 
 def _seed(rng: random.Random) -> int:

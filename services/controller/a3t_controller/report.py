@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from a3t_controller.rounds import report_rows
+from a3t.envs import ENVIRONMENTS
+from a3t_controller.rounds import BASE_ROUND, report_rows
 from a3t_controller.store import Store
 
 
@@ -20,11 +21,19 @@ def _minutes(stats: dict, prefix: str) -> str:
     return f"{sum(seconds) / 60:.1f}" if seconds else "-"
 
 
+def _score(store: Store, experiment_id: str, round_: int | str) -> str:
+    """Mean reward x 100 of a round's evaluation episodes (WebShop's "score")."""
+    evals = store.trajectories(experiment_id, BASE_ROUND if round_ == "base" else round_, "eval")
+    return f"{100 * sum(t.reward for t in evals) / len(evals):.1f}" if evals else "-"
+
+
 def markdown_report(store: Store, experiment_id: str) -> str:
     exp = store.experiment(experiment_id)
     rows = report_rows(store, experiment_id)
     types = sorted({t for r in rows if r["eval"] for t in r["eval"]["by_type"]})
     curriculum = any("train_level" in r["stats"] for r in rows)
+    spec = ENVIRONMENTS.get(exp.config.get("env", ""))
+    scored = spec is not None and spec.mean_score
     head = [
         "round",
         *(["level"] if curriculum else []),
@@ -34,6 +43,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         "selected",
         "pool",
         "eval success",
+        *(["eval score"] if scored else []),
         "cumulative",
         *types,
         "wall min",
@@ -62,6 +72,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
             str(s.get("selected", "-")),
             str(s.get("pool_size", "-")),
             _pct(ev["success_rate"]) if ev else "-",
+            *([_score(store, experiment_id, r["round"]) if ev else "-"] if scored else []),
             _pct(ev["cumulative_success_rate"]) if ev else "-",
             *[_pct(ev["by_type"].get(t)) if ev else "-" for t in types],
             _minutes(s, "wall_s_"),

@@ -81,10 +81,10 @@ class TrainResult:
 
 
 class TaskLister(Protocol):
-    async def list_tasks(self, split: str) -> list[Task]: ...
+    async def list_tasks(self, env: str, split: str) -> list[Task]: ...
 
-    # Makes a split of generated games (idempotent); returns its size. Used by the curriculum.
-    async def generate(self, split: str, level: int, seed: int, count: int) -> int: ...
+    # Makes a split of generated tasks (idempotent); returns its size. Used by the curriculum.
+    async def generate(self, env: str, split: str, level: int, seed: int, count: int) -> int: ...
 
 
 class TrainerClient(Protocol):
@@ -140,10 +140,12 @@ class RoundRunner:
         exp = row.experiment_id
         self._store.set_experiment(exp, state="running", error_message="")
         try:
-            eval_tasks = await self._tasks(config.eval_split, config.max_eval_tasks)
+            eval_tasks = await self._tasks(config.env, config.eval_split, config.max_eval_tasks)
             train_tasks: list[Task] = []  # a curriculum draws them per round, in _round
             if not config.curriculum_levels:
-                train_tasks = await self._tasks(config.train_split, config.max_train_tasks)
+                train_tasks = await self._tasks(
+                    config.env, config.train_split, config.max_train_tasks
+                )
                 check_held_out(train_tasks, eval_tasks)
             promoted = self._store.promoted_adapter(exp)
             if promoted is not None:  # the policy service may have restarted since
@@ -161,8 +163,8 @@ class RoundRunner:
             self._store.set_experiment(exp, state="failed", error_message=str(exc))
             raise
 
-    async def _tasks(self, split: str, limit: int) -> list[Task]:
-        tasks = await self._svc.tasks.list_tasks(split)
+    async def _tasks(self, env: str, split: str, limit: int) -> list[Task]:
+        tasks = await self._svc.tasks.list_tasks(env, split)
         if not tasks:
             raise FailedPrecondition(f"split {split!r} has no tasks")
         return tasks[:limit] if limit else tasks
@@ -190,8 +192,8 @@ class RoundRunner:
         if config.curriculum_levels:  # this round's training tasks: generated games of its level
             split = config.curriculum_split(level)
             count = config.curriculum_train_count
-            await self._svc.tasks.generate(split, level, config.curriculum_seed, count)
-            train_tasks = await self._tasks(split, config.max_train_tasks)
+            await self._svc.tasks.generate(config.env, split, level, config.curriculum_seed, count)
+            train_tasks = await self._tasks(config.env, split, config.max_train_tasks)
             check_held_out(train_tasks, eval_tasks)
         # --- step 1: attempt every training task once, greedy
         if phase == "attempt":
@@ -304,6 +306,7 @@ class RoundRunner:
     ) -> EpisodeSpec:
         return EpisodeSpec(
             episode_id=f"{exp}:{round_}:{phase}:{task.task_id}:{attempt}",
+            env=task.env,
             split=task.split,
             task_id=task.task_id,
             max_steps=config.max_steps,
@@ -313,6 +316,7 @@ class RoundRunner:
             adapter=adapter,
             seed=config.seed,
             explore_skip_verbs=config.explore_skip_verbs,
+            explore_only_prefixes=config.explore_only_prefixes,
         )
 
     async def _attempt(

@@ -33,8 +33,9 @@ class CriticSettings:
     engine_timeout_seconds: float = 300.0  # tgi/openai: per request and to wait for the server
     # Tokens per answer when a request leaves max_new_tokens 0: a JSON object with reasons.
     max_new_tokens: int = 256
-    # Rubric used when a request names none: one of a3t.prompts.RUBRICS or of rubrics_file.
-    rubric: str = "default"
+    # Rubric used when a request names none: one of a3t.prompts.RUBRICS or of rubrics_file;
+    # "" = the trajectory's env's own rubric (a3t.envs.<env>.SPEC.prompts.critic_rubric).
+    rubric: str = ""
     # YAML mapping of rubric name -> rubric text, added to (or replacing) the built-in ones.
     rubrics_file: Path | None = None
 
@@ -78,6 +79,6 @@ class CriticSettings:
         except ValueError as exc:
             found.append(str(exc))
         else:
-            if self.rubric not in rubrics:
+            if self.rubric and self.rubric not in rubrics:
                 found.append(f"rubric must be one of {sorted(rubrics)}, got {self.rubric!r}")
         return found

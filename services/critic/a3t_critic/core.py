@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from a3t.envs import ENVIRONMENTS
 from a3t.errors import InvalidArgument
 from a3t.inference.base import ChatMessage, GenerationParams
 from a3t.inference.served import ServedModel
@@ -83,8 +84,11 @@ class CriticCore:
     async def score(
         self, trajectory: Trajectory, params: GenerationParams, rubric: str = ""
     ) -> ScoreResult:
-        """Judges `trajectory` with `rubric` ("" = the configured default rubric)."""
-        rubric = rubric or self.settings.rubric
+        """Judges `trajectory` with `rubric` ("" = the configured default rubric, else the
+        trajectory's env's, else "default")."""
+        spec = ENVIRONMENTS.get(trajectory.task.env)
+        env_rubric = spec.prompts.critic_rubric if spec else "default"
+        rubric = rubric or self.settings.rubric or env_rubric
         if rubric not in self.rubrics:
             raise InvalidArgument(
                 f"rubric {rubric!r} is not configured; use one of {sorted(self.rubrics)}"

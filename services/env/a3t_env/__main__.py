@@ -1,6 +1,7 @@
-"""Runs the env service: `python -m a3t_env [--data-root DIR] [--port N] [--config FILE]`.
+"""Runs the env service: `python -m a3t_env [--data-root DIR] [--envs alfworld,webshop] [--port N]`.
 
-Serves ALFWorld games found under <data-root>/json_2.1.1/<split>/ through the real engine.
+Serves the registered environments (a3t.envs): each env's tasks under <data-root>/<env>/ (or its
+--env-data-roots entry), played by its engine in worker processes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ async def _reap(core: EnvCore, every_seconds: float) -> None:
 
 
 async def run(settings: EnvSettings) -> None:
-    pool = GamePool(settings.workers, cache_size=settings.cache_size)
+    roots = {env: settings.env_root(env) for env in settings.envs}
+    pool = GamePool(settings.workers, roots, cache_size=settings.cache_size)
     core = EnvCore(settings, pool)
     reaper: asyncio.Task | None = None
 

@@ -3,34 +3,48 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVED_ENVS = ("alfworld",)
-# Generated splits share a directory with real ones; keep names safe as folder names.
-SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+from a3t.envs import ENVIRONMENTS
+
+
+def _pairs(entries: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """ "name=value" entries -> {name: value}, and what is wrong with them."""
+    found, problems = {}, []
+    for entry in entries:
+        name, sep, value = entry.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            problems.append(f"{entry[:80]!r} is not ENV=VALUE")
+        else:
+            found[name.strip()] = value.strip()
+    return found, problems
 
 
 @dataclass(frozen=True)
 class EnvSettings:
-    """a3t env service: hosts ALFWorld episodes over gRPC."""
+    """a3t env service: hosts episodes of the registered environments (a3t.envs) over gRPC."""
 
     host: str = "127.0.0.1"
     port: int = 50051
     metrics_port: int = 9101
     grace_seconds: float = 5.0
     log_level: str = "INFO"
-    # Directory in the ALFWorld layout: <data_root>/json_2.1.1/<split>/<task>/<trial>/game.tw-pddl.
-    # Generated splits are written here too.
-    data_root: Path = Path("var/alfworld")
+    # Environments served (names registered in a3t.envs.ENVIRONMENTS).
+    envs: tuple[str, ...] = ("alfworld", "webshop")
+    # Each environment's data lives in <data_root>/<env>/ (ALFWorld: json_2.1.1/<split>/...;
+    # WebShop: <split>/), generated splits included, unless env_data_roots names another place.
+    data_root: Path = Path("var/envs")
+    # Per-env data roots, "ENV=DIR" (e.g. alfworld=../shared/data/alfworld).
+    env_data_roots: tuple[str, ...] = ()
+    # Per-env limits on one action's length, "ENV=CHARS"; default: the env's own (a3t.envs).
+    env_max_action_chars: tuple[str, ...] = ()
     # Worker processes that run games; 0 runs them in the server process (debugging only).
     workers: int = os.cpu_count() or 1
     # Loaded games each worker keeps for reuse across resets.
     cache_size: int = 16
     session_ttl_seconds: float = 600.0
     max_sessions: int = 256
-    max_action_chars: int = 256
     # Steps after which an episode ends unsolved (ALFWorld's usual budget is 50).
     max_steps: int = 50
 
@@ -48,10 +62,35 @@ class EnvSettings:
             found.append(f"session_ttl_seconds must be > 0, got {self.session_ttl_seconds}")
         if self.max_sessions < 1:
             found.append(f"max_sessions must be >= 1, got {self.max_sessions}")
-        if self.max_action_chars < 1:
-            found.append(f"max_action_chars must be >= 1, got {self.max_action_chars}")
+        unknown = [e for e in self.envs if e not in ENVIRONMENTS]
+        if unknown or not self.envs:
+            found.append(
+                f"envs must name registered environments ({', '.join(sorted(ENVIRONMENTS))}), "
+                f"got {list(self.envs)}"
+            )
+        for field in ("env_data_roots", "env_max_action_chars"):
+            pairs, problems = _pairs(getattr(self, field))
+            found.extend(f"{field}: {p}" for p in problems)
+            stray = sorted(set(pairs) - set(self.envs))
+            if stray:
+                found.append(
+                    f"{field} names envs not served here: {stray} (envs: {list(self.envs)})"
+                )
+        limits, _ = _pairs(self.env_max_action_chars)
+        for env, value in limits.items():
+            if not value.isdigit() or int(value) < 1:
+                found.append(f"env_max_action_chars: {env}={value[:40]!r} must be an integer >= 1")
         if self.max_steps < 1:
             found.append(f"max_steps must be >= 1, got {self.max_steps}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             found.append(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         return found
+
+    def env_root(self, env: str) -> Path:
+        """Where `env` keeps its data: its env_data_roots entry, else <data_root>/<env>."""
+        roots, _ = _pairs(self.env_data_roots)
+        return Path(roots[env]).expanduser() if env in roots else self.data_root / env
+
+    def max_action_chars(self, env: str) -> int:
+        limits, _ = _pairs(self.env_max_action_chars)
+        return int(limits[env]) if env in limits else ENVIRONMENTS[env].max_action_chars

@@ -1,33 +1,39 @@
 """The env service's logic: task listing, sessions with a TTL and a cap, stepping, generation.
 
-No grpc here: plain values in and out, a3t.errors raised for bad input. Games run in a
-`GameRunner` (the worker-process `GamePool` in production, a fake in unit tests), so the event
-loop never blocks on the engine.
+No grpc here: plain values in and out, a3t.errors raised for bad input. Nothing here knows an
+environment: each served env is a plugin (a3t.envs) whose engine lists and generates tasks here
+and plays games in a `GameRunner` (the worker-process `GamePool` in production, a fake in unit
+tests), so the event loop never blocks on an engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
+from a3t.envs import env_spec
+from a3t.envs.base import Environment, GameState, TaskRecord, check_split_name
 from a3t.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted
 from a3t.trajectory import Task
 from a3t_env import metrics
-from a3t_env.alfworld import GAME_FILE, JSON_DIR, GameRecord, GameState, discover_games
-from a3t_env.config import SERVED_ENVS, EnvSettings
+from a3t_env.config import EnvSettings
 
 log = logging.getLogger(__name__)
 
 
+def _quote(text: str, limit: int = 80) -> str:
+    """Client text for an error message: at most `limit` characters and the length, so a huge
+    field cannot make the status message too big to send."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 class GameRunner(Protocol):
-    async def open(self, session_id: str, path: Path) -> tuple[str, GameState]: ...
+    async def open(self, session_id: str, env: str, task: TaskRecord) -> tuple[str, GameState]: ...
     async def step(self, session_id: str, action: str) -> GameState: ...
     async def close(self, session_id: str) -> None: ...
 
@@ -72,10 +78,8 @@ class TaskPage:
     total_size: int
 
 
-def _task(record: GameRecord) -> Task:
-    return Task(
-        env="alfworld", task_id=record.task_id, split=record.split, task_type=record.task_type
-    )
+def _task(env: str, record: TaskRecord) -> Task:
+    return Task(env=env, task_id=record.task_id, split=record.split, task_type=record.task_type)
 
 
 class EnvCore:
@@ -89,31 +93,38 @@ class EnvCore:
         self._runner = runner
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
-        self._splits: dict[str, list[GameRecord]] = {}
+        self._splits: dict[tuple[str, str], list[TaskRecord]] = {}
+        self._envs: dict[str, Environment] = {}
         self._background: set[asyncio.Task] = set()
 
     # --- tasks
 
-    def _check_env(self, env: str) -> None:
-        if env not in SERVED_ENVS:
+    def _environment(self, env: str) -> Environment:
+        """The engine of a served env (built on first use: importing one can take a second)."""
+        if env not in self._settings.envs:
             raise InvalidArgument(
-                f"env {env!r} is not served here; this env service serves {', '.join(SERVED_ENVS)}"
+                f"env {_quote(env)} is not served here; this env service serves "
+                f"{', '.join(self._settings.envs)}"
             )
+        if env not in self._envs:
+            self._envs[env] = env_spec(env).environment(self._settings.env_root(env))
+        return self._envs[env]
 
-    def _games(self, split: str) -> list[GameRecord]:
+    def _games(self, env: str, split: str) -> list[TaskRecord]:
+        environment = self._environment(env)
         if not split:
             raise InvalidArgument("split must be set, e.g. 'valid_seen'")
-        if split not in self._splits:
-            # Discovery walks the directory once per split; games do not change while served
+        check_split_name(split)
+        if (env, split) not in self._splits:
+            # Listing reads the data once per split; tasks do not change while served
             # (generation writes a new split and refreshes it explicitly).
-            self._splits[split] = discover_games(self._settings.data_root, split)
-        return self._splits[split]
+            self._splits[env, split] = environment.list_tasks(split)
+        return self._splits[env, split]
 
     def list_tasks(
         self, env: str, split: str, page_size: int = 0, page_token: str = ""
     ) -> TaskPage:
-        self._check_env(env)
-        games = self._games(split)
+        games = self._games(env, split)
         if page_size < 0:
             raise InvalidArgument(f"page_size must be >= 0, got {page_size}")
         try:
@@ -121,13 +132,15 @@ class EnvCore:
         except ValueError:
             start = -1
         if not 0 <= start <= len(games):
-            raise InvalidArgument(f"page_token {page_token!r} is not one this server returned")
+            raise InvalidArgument(
+                f"page_token {_quote(page_token)} is not one this server returned"
+            )
         end = len(games) if page_size == 0 else min(len(games), start + page_size)
         token = str(end) if end < len(games) else ""
-        return TaskPage([_task(g) for g in games[start:end]], token, len(games))
+        return TaskPage([_task(env, g) for g in games[start:end]], token, len(games))
 
-    def _find(self, split: str, task_id: str | None, index: int | None) -> GameRecord:
-        games = self._games(split)
+    def _find(self, env: str, split: str, task_id: str | None, index: int | None) -> TaskRecord:
+        games = self._games(env, split)
         if (task_id is None) == (index is None):
             raise InvalidArgument("name the task by exactly one of task_id or index")
         if index is not None:
@@ -139,16 +152,17 @@ class EnvCore:
         for game in games:
             if game.task_id == task_id:
                 return game
-        raise NotFound(f"task {task_id!r} is not in split {split!r}; ListTasks shows its tasks")
+        raise NotFound(
+            f"task {_quote(task_id or '')} is not in split {split!r}; ListTasks shows its tasks"
+        )
 
     # --- sessions
 
     async def create_session(
         self, env: str, split: str, task_id: str | None = None, index: int | None = None
     ) -> SessionStart:
-        self._check_env(env)
         self.expire_idle()
-        record = self._find(split, task_id, index)
+        record = self._find(env, split, task_id, index)
         if len(self._sessions) >= self._settings.max_sessions:
             raise ResourceExhausted(
                 f"{len(self._sessions)} sessions are open, the limit (max_sessions); close "
@@ -156,10 +170,10 @@ class EnvCore:
             )
         session_id = str(uuid.uuid4())
         # Reserve the slot before awaiting the load so concurrent creates respect the cap.
-        placeholder = _Session(session_id, env, _task(record), (), self._clock())
+        placeholder = _Session(session_id, env, _task(env, record), (), self._clock())
         self._sessions[session_id] = placeholder
         try:
-            instruction, state = await self._runner.open(session_id, record.path)
+            instruction, state = await self._runner.open(session_id, env, record)
         except BaseException:
             self._sessions.pop(session_id, None)
             raise
@@ -188,7 +202,7 @@ class EnvCore:
         session = self._sessions.get(session_id)
         if session is None:
             raise NotFound(
-                f"session {session_id!r} does not exist or expired (idle TTL "
+                f"session {_quote(session_id)} does not exist or expired (idle TTL "
                 f"{self._settings.session_ttl_seconds:.0f}s); create a new one"
             )
         return session
@@ -197,19 +211,21 @@ class EnvCore:
         action = action.strip()
         if not action:
             raise InvalidArgument("action must not be empty; send an action such as 'look'")
-        if len(action) > self._settings.max_action_chars:
-            raise InvalidArgument(
-                f"action is {len(action)} characters, more than max_action_chars "
-                f"({self._settings.max_action_chars})"
-            )
         session = self._session(session_id)
+        limit = self._settings.max_action_chars(session.env)
+        if len(action) > limit:
+            raise InvalidArgument(
+                f"action is {len(action)} characters, more than the {session.env} limit "
+                f"({limit}, setting env_max_action_chars)"
+            )
         async with session.lock:  # one action at a time per episode
             if session.done:
                 raise FailedPrecondition(
                     f"session {session_id!r} is done (won={session.won}); close it and create a "
                     "new one"
                 )
-            admissible_before = action in session.admissible
+            # An empty list means the env takes free text here (WebShop's search box).
+            admissible_before = action in session.admissible or not session.admissible
             start = time.perf_counter()
             state = await self._runner.step(session_id, action)
             metrics.STEP_SECONDS.labels(env=session.env).observe(time.perf_counter() - start)
@@ -296,34 +312,15 @@ class EnvCore:
         count: int,
         task_types: tuple[str, ...] = (),
     ) -> int:
-        """Writes a split of generated games under data_root and serves it; returns its size.
+        """Has the env's generator write a split under its data root and serves it; returns its
+        size. Idempotent: the same (split, level, seed, count, types) again finds the same tasks;
+        a split that already holds other tasks is refused rather than mixed."""
+        environment = self._environment(env)
+        check_split_name(split)
+        await asyncio.to_thread(environment.generate, split, level, seed, count, task_types)
+        return self.refresh_split(env, split)
 
-        Idempotent: the same (split, level, seed, count, types) again finds the same games. A
-        split that already holds other games is refused rather than mixed.
-        """
-        self._check_env(env)
-        from a3t_env.gen import generate_games  # imported here: only this RPC needs it
-
-        root = self._settings.data_root
-        split_dir = root / JSON_DIR / split
-        types = list(task_types) or None
-        if split_dir.exists() and any(split_dir.iterdir()):
-            with tempfile.TemporaryDirectory() as tmp:
-                fresh = await asyncio.to_thread(
-                    generate_games, Path(tmp), split, level, seed, count, types
-                )
-                wanted = {p.relative_to(Path(tmp) / JSON_DIR / split) for p in fresh}
-            have = {p.relative_to(split_dir) for p in split_dir.glob(f"*/*/{GAME_FILE}")}
-            if have != wanted:
-                raise FailedPrecondition(
-                    f"split {split!r} already holds {len(have)} other games under {split_dir}; "
-                    "pick another split name"
-                )
-            return self.refresh_split(split)
-        await asyncio.to_thread(generate_games, root, split, level, seed, count, types)
-        return self.refresh_split(split)
-
-    def refresh_split(self, split: str) -> int:
-        """Forgets the cached listing of a split (after games were written) and re-reads it."""
-        self._splits.pop(split, None)
-        return len(self._games(split))
+    def refresh_split(self, env: str, split: str) -> int:
+        """Forgets the cached listing of a split (after tasks were written) and re-reads it."""
+        self._splits.pop((env, split), None)
+        return len(self._games(env, split))

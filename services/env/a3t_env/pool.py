@@ -1,13 +1,16 @@
-"""A pool of worker processes that play ALFWorld games, with an asyncio API for the env server.
+"""A pool of worker processes that play games of any environment, with an asyncio API.
 
-The TextWorld engine is CPU-bound Python and holds the GIL, so one env service uses N cores by
-running games in N worker processes ('spawn' context: the server runs grpc.aio and must never be
-forked). A session is pinned to one worker, chosen least-loaded when it opens. Each worker keeps an
-LRU cache of idle loaded games so that playing the same game again skips the ~1 s load.
+Engines (the TextWorld engine, WebShop's pages) are CPU-bound Python and hold the GIL, so one env
+service uses N cores by running games in N worker processes ('spawn' context: the server runs
+grpc.aio and must never be forked). A session is pinned to one worker, chosen least-loaded when
+it opens. Each worker keeps an LRU cache of idle loaded games so that playing the same game again
+skips the load (~1 s for ALFWorld). The pool knows no environment: a worker builds each env's
+engine from the plugin registry (a3t.envs) and its data root, and loads a task by its
+`TaskRecord`.
 
-    pool = GamePool(workers=2)
+    pool = GamePool(workers=2, data_roots={"alfworld": Path("var/envs/alfworld")})
     await pool.start()
-    instruction, state = await pool.open(session_id, record.path)
+    instruction, state = await pool.open(session_id, "alfworld", task_record)
     state = await pool.step(session_id, "go to desk 1")
     await pool.close(session_id)
     await pool.shutdown()
@@ -31,16 +34,18 @@ import queue
 import signal
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from a3t.envs import env_spec
+from a3t.envs.base import Environment, Game, GameState, TaskRecord
 from a3t.errors import A3tError, AlreadyExists, NotFound, Unavailable
-from a3t_env.alfworld import AlfworldGame, GameState, ensure_alfworld_data
 
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing textworld + alfworld takes ~1-2 s; a loaded box is slower
+_GameKey = tuple[str, str]  # (env, task ref): what identifies a loaded game for reuse
 _MAX_RESTART_DELAY_S = 30.0
 
 
@@ -48,25 +53,39 @@ _MAX_RESTART_DELAY_S = 30.0
 
 
 class _GameHost:
-    """The sessions of one worker and its LRU cache of idle games (keyed by path)."""
+    """The sessions of one worker, its engines (one per env, built on first use) and its LRU
+    cache of idle games (keyed by env and task ref)."""
 
-    def __init__(self, cache_size: int):
+    def __init__(self, cache_size: int, data_roots: Mapping[str, str]):
         self._cache_size = cache_size
-        self._idle: OrderedDict[str, list[AlfworldGame]] = OrderedDict()
+        self._data_roots = dict(data_roots)
+        self._envs: dict[str, Environment] = {}
+        self._idle: OrderedDict[_GameKey, list[Game]] = OrderedDict()
         self._idle_count = 0
-        self._sessions: dict[str, tuple[str, AlfworldGame]] = {}
+        self._sessions: dict[str, tuple[_GameKey, Game]] = {}
 
     def handle(self, op: str, args: tuple[Any, ...]) -> Any:
         return getattr(self, f"op_{op}")(*args)
 
-    def op_open(self, session_id: str, path: str) -> tuple[str, GameState]:
+    def environment(self, env: str) -> Environment:
+        if env not in self._envs:
+            if env not in self._data_roots:
+                raise NotFound(f"env {env!r} is not served by this pool")
+            self._envs[env] = env_spec(env).environment(Path(self._data_roots[env]))
+        return self._envs[env]
+
+    def op_open(self, session_id: str, env: str, task: TaskRecord) -> tuple[str, GameState]:
         if session_id in self._sessions:
             raise AlreadyExists(f"session {session_id} is already open")
-        game = self._take_idle(path) or AlfworldGame(Path(path))
+        key = (env, task.ref)
+        game = self._take_idle(key) or self.environment(env).load(task)
         # Only a game whose reset succeeded becomes a session; a failing one is dropped.
         first = game.reset()
-        self._sessions[session_id] = (path, game)
+        self._sessions[session_id] = (key, game)
         return first
+
+    def op_warm_up(self, env: str) -> None:
+        self.environment(env).warm_up()
 
     def op_reset(self, session_id: str) -> tuple[str, GameState]:
         return self._session(session_id)[1].reset()
@@ -79,25 +98,25 @@ class _GameHost:
         if entry is not None:
             self._put_idle(*entry)
 
-    def _session(self, session_id: str) -> tuple[str, AlfworldGame]:
+    def _session(self, session_id: str) -> tuple[_GameKey, Game]:
         try:
             return self._sessions[session_id]
         except KeyError:
             raise NotFound(f"session {session_id} is not open on this worker") from None
 
-    def _take_idle(self, path: str) -> AlfworldGame | None:
-        games = self._idle.get(path)
+    def _take_idle(self, key: _GameKey) -> Game | None:
+        games = self._idle.get(key)
         if not games:
             return None
         game = games.pop()
         if not games:
-            del self._idle[path]
+            del self._idle[key]
         self._idle_count -= 1
         return game
 
-    def _put_idle(self, path: str, game: AlfworldGame) -> None:
-        self._idle.setdefault(path, []).append(game)
-        self._idle.move_to_end(path)
+    def _put_idle(self, key: _GameKey, game: Game) -> None:
+        self._idle.setdefault(key, []).append(game)
+        self._idle.move_to_end(key)
         self._idle_count += 1
         while self._idle_count > self._cache_size:
             oldest = next(iter(self._idle))
@@ -123,6 +142,7 @@ def _worker_main(
     requests: multiprocessing.Queue,
     replies: multiprocessing.connection.Connection,
     cache_size: int,
+    data_roots: dict[str, str],
     log_level: int,
     index: int,
 ) -> None:
@@ -135,13 +155,12 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     log_format = f"%(asctime)s %(levelname)s env-worker-{index} %(name)s: %(message)s"
     logging.basicConfig(level=log_level, format=log_format)
-    ensure_alfworld_data()
-    # Import the engine before saying ready, so start() returns with warm workers.
-    import alfworld.agents.environment.alfred_tw_env  # noqa: F401
-    import textworld  # noqa: F401
+    host = _GameHost(cache_size, data_roots)
+    # Import the engines before saying ready, so start() returns with warm workers.
+    for env in data_roots:
+        host.environment(env).warm_up()
 
     replies.send((None, True, b""))  # ready
-    host = _GameHost(cache_size)
     parent = multiprocessing.parent_process()
     while True:
         try:
@@ -178,6 +197,7 @@ class _ProcessWorker:
         self,
         index: int,
         cache_size: int,
+        data_roots: dict[str, str],
         loop: asyncio.AbstractEventLoop,
         on_exit: Callable[[_ProcessWorker], None],
     ) -> None:
@@ -194,7 +214,14 @@ class _ProcessWorker:
         self._replies, child_end = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
             target=_worker_main,
-            args=(self._requests, child_end, cache_size, logging.getLogger().level, index),
+            args=(
+                self._requests,
+                child_end,
+                cache_size,
+                data_roots,
+                logging.getLogger().level,
+                index,
+            ),
             name=f"a3t-env-worker-{index}",
             daemon=True,
         )
@@ -298,11 +325,11 @@ class _ProcessWorker:
 class _ThreadWorker:
     """workers=0: games played in this process on one thread (the engine is not thread-safe)."""
 
-    def __init__(self, cache_size: int):
+    def __init__(self, cache_size: int, data_roots: dict[str, str]):
         self.index = 0
         self.sessions: set[str] = set()
         self.alive = True
-        self._host = _GameHost(cache_size)
+        self._host = _GameHost(cache_size, data_roots)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="a3t-env-game")
 
     async def call(self, op: str, *args: Any) -> Any:
@@ -327,15 +354,17 @@ class _ThreadWorker:
 
 
 class GamePool:
-    """ALFWorld sessions spread over worker processes; every method is a coroutine for asyncio."""
+    """Game sessions spread over worker processes; every method is a coroutine for asyncio.
+    `data_roots` names the environments the workers serve and where each keeps its data."""
 
-    def __init__(self, workers: int, cache_size: int = 16):
+    def __init__(self, workers: int, data_roots: Mapping[str, Path], cache_size: int = 16):
         if workers < 0:
             raise ValueError(f"workers must be >= 0 (0 = in-process), got {workers}")
         if cache_size < 0:
             raise ValueError(f"cache_size must be >= 0, got {cache_size}")
         self.workers = workers
         self.cache_size = cache_size
+        self.data_roots = {env: str(root) for env, root in data_roots.items()}
         self._workers: list[_ProcessWorker | _ThreadWorker] = []
         self._session_worker: dict[str, _ProcessWorker | _ThreadWorker] = {}
         self._session_path: dict[str, str] = {}
@@ -351,7 +380,10 @@ class GamePool:
         """Start the workers and wait until each has imported the engine."""
         self._loop = asyncio.get_running_loop()
         if self.workers == 0:
-            self._workers = [_ThreadWorker(self.cache_size)]
+            worker = _ThreadWorker(self.cache_size, self.data_roots)
+            self._workers = [worker]
+            for env in self.data_roots:
+                await worker.call("warm_up", env)
             return
         self._workers = [self._new_worker(i) for i in range(self.workers)]
         await asyncio.gather(*(asyncio.to_thread(w.start) for w in self._workers))
@@ -363,16 +395,17 @@ class GamePool:
             raise Unavailable(f"env workers failed to start: {e or 'timed out'}") from e
         logger.info("env game pool started: %d worker processes", self.workers)
 
-    async def open(self, session_id: str, path: Path) -> tuple[str, GameState]:
-        """Load (or reuse) the game at `path`, start an episode: (instruction, first state)."""
+    async def open(self, session_id: str, env: str, task: TaskRecord) -> tuple[str, GameState]:
+        """Load (or reuse) the game of `task`, start an episode: (instruction, first state)."""
         if session_id in self._session_worker or session_id in self._lost:
             raise AlreadyExists(f"session {session_id} is already open")
-        worker = self._pick_worker(str(path))
+        key = f"{env}\0{task.ref}"
+        worker = self._pick_worker(key)
         self._session_worker[session_id] = worker
-        self._session_path[session_id] = str(path)
+        self._session_path[session_id] = key
         worker.sessions.add(session_id)
         try:
-            return await worker.call("open", session_id, str(path))
+            return await worker.call("open", session_id, env, task)
         except asyncio.CancelledError:
             # The worker may open it anyway; make sure it does not stay there forever.
             self._forget(session_id)
@@ -428,7 +461,9 @@ class GamePool:
 
     def _new_worker(self, index: int) -> _ProcessWorker:
         assert self._loop is not None
-        return _ProcessWorker(index, self.cache_size, self._loop, self._worker_exited)
+        return _ProcessWorker(
+            index, self.cache_size, self.data_roots, self._loop, self._worker_exited
+        )
 
     def _pick_worker(self, path: str) -> _ProcessWorker | _ThreadWorker:
         if self._closing:

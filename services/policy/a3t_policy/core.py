@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from a3t.envs import env_spec
 from a3t.errors import ContextOverflow, InvalidArgument
 from a3t.inference.base import ChatMessage, Generation, GenerationParams
 from a3t.inference.chat import format_step
@@ -42,14 +43,11 @@ but plausible one would hide that the model said nothing."""
 _THINK = re.compile(r"^(think|thought)\s*:\s*", re.IGNORECASE)
 _ACTION_PREFIX = re.compile(r"^(>|action\s*:|act\s*:)\s*", re.IGNORECASE)
 _INLINE_ACTION = re.compile(r"\s+action\s*:\s*", re.IGNORECASE)
-# Lines that begin an environment's answer or a new chat turn, not the agent's step: small models
-# run on and write the next observation themselves. Everything from such a line on is dropped.
+# Lines that begin a new chat turn, not the agent's step: small models run on and write the next
+# turn themselves. Everything from such a line on is dropped, as is everything from a line that
+# begins the environment's answer (each env's `EnvPrompts.observation_starts`).
 _NOT_AGENT = re.compile(
-    r"^(observation\s*:|obs\s*:|you arrive|you pick up|you open|you close|you move|you put|"
-    r"you heat|you cool|you clean|you turn|you see|you are in|nothing happens|"
-    r"-= welcome|your task is to|<\|im_start\|>|<\|im_end\|>|(user|assistant|system)\s*:?$|"
-    r"human\s*:)",
-    re.IGNORECASE,
+    r"^(<\|im_start\|>|<\|im_end\|>|(user|assistant|system)\s*:?$|human\s*:)", re.IGNORECASE
 )
 _QUOTES = "`'\""
 
@@ -71,12 +69,17 @@ def _clean_action(line: str) -> str:
     return line
 
 
-def parse_output(text: str, max_action_chars: int) -> ParsedStep:
-    """Generated text -> (thought, action); never raises and never returns an empty action."""
+def parse_output(
+    text: str, max_action_chars: int, observation_start: re.Pattern[str] | None = None
+) -> ParsedStep:
+    """Generated text -> (thought, action); never raises and never returns an empty action.
+    `observation_start` matches lines that begin the environment's answer (the task's env's)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     kept: list[str] = []
     for i, line in enumerate(lines):
-        if i > 0 and _NOT_AGENT.match(line):
+        if i > 0 and (
+            _NOT_AGENT.match(line) or (observation_start and observation_start.match(line))
+        ):
             break
         kept.append(line)
     thoughts: list[str] = []
@@ -156,15 +159,14 @@ class PolicyCore:
             raise InvalidArgument(
                 "task.env must be set (e.g. 'alfworld'): it picks the system prompt and exemplar"
             )
+        env_spec(task.env)  # an unknown env is the caller's error, said before any work
         if not initial_observation.strip():
             raise InvalidArgument(
                 "initial_observation must be the episode's first observation; it is empty"
             )
+        # Grounding picks one of the admissible actions; a step without a list (an env that takes
+        # free text there, such as WebShop's search box) keeps what the model wrote.
         ground = ground or self.settings.ground_actions
-        if ground and not admissible:
-            raise InvalidArgument(
-                "ground_actions needs admissible_actions: grounding picks one of them"
-            )
         # The 1-shot exemplar teaches the base model the format; a trained adapter acts without
         # it, exactly as the trainer renders its data (a3t.prompts.trajectory_policy_messages).
         with_exemplar = self.model.adapter_used(adapter) == ""
@@ -180,7 +182,9 @@ class PolicyCore:
 
         # A history longer than the context loses its oldest steps (a3t.inference.fit).
         messages, out = await with_fitting_history(history, generate)
-        step = parse_output(out.text, self.settings.max_action_chars)
+        step = parse_output(
+            out.text, self.settings.max_action_chars, env_spec(task.env).prompts.observation_start()
+        )
         env = task.env
         metrics.STEPS.labels(env=env, task_type=task.task_type).inc()
         if not step.parsed:

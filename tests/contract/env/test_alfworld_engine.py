@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from a3t.errors import A3tError, FailedPrecondition, NotFound, Unavailable
-from a3t_env.alfworld import (
+from a3t.envs.alfworld.engine import (
     TASK_TYPES,
     AlfworldGame,
     GameRecord,
@@ -26,6 +25,8 @@ from a3t_env.alfworld import (
     discover_games,
     read_walkthrough,
 )
+from a3t.envs.base import TaskRecord
+from a3t.errors import A3tError, FailedPrecondition, NotFound, Unavailable
 from a3t_env.pool import GamePool
 
 
@@ -155,9 +156,16 @@ def test_step_before_reset_and_bad_game_files(
 
 # --- the pool, with real worker processes -----------------------------------------------------
 
+# Game refs are absolute paths: the engine's data root is not read when playing.
+ROOTS = {"alfworld": Path("var/envs/alfworld")}
+
+
+def _ref(path: Path) -> TaskRecord:
+    return TaskRecord(task_id="t", task_type="pick_and_place_simple", split="s", ref=str(path))
+
 
 async def _play(pool: GamePool, session_id: str, record: GameRecord) -> None:
-    instruction, first = await pool.open(session_id, record.path)
+    instruction, first = await pool.open(session_id, "alfworld", record.task_record())
     states = [await pool.step(session_id, a) for a in read_walkthrough(record.path)]
     await pool.close(session_id)
     _check_walkthrough_episode(record, instruction, first, states)
@@ -166,7 +174,7 @@ async def _play(pool: GamePool, session_id: str, record: GameRecord) -> None:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def pool2() -> AsyncIterator[GamePool]:
     """One GamePool(2) for the module: starting worker processes costs seconds."""
-    pool = GamePool(workers=2)
+    pool = GamePool(workers=2, data_roots=ROOTS)
     await pool.start()
     yield pool
     await pool.shutdown()
@@ -196,7 +204,8 @@ async def test_pool_sessions_on_one_game_are_independent(
     record = sample["pick_two_obj_and_place"]
     walkthrough = read_walkthrough(record.path)
     (_, a0), (_, b0) = await asyncio.gather(
-        pool2.open("a", record.path), pool2.open("b", record.path)
+        pool2.open("a", "alfworld", record.task_record()),
+        pool2.open("b", "alfworld", record.task_record()),
     )
     try:
         assert a0 == b0
@@ -215,14 +224,14 @@ async def test_pool_returns_worker_errors_with_their_type(
 ) -> None:
     record = sample["pick_and_place_simple"]
     with pytest.raises(NotFound, match="does not exist"):
-        await pool2.open("missing", record.path.parent / "missing.tw-pddl")
+        await pool2.open("missing", "alfworld", _ref(record.path.parent / "missing.tw-pddl"))
     broken = tmp_path / "broken.tw-pddl"
     broken.write_text("{not json")
     with pytest.raises(FailedPrecondition, match="not a playable game"):
-        await pool2.open("broken", broken)
+        await pool2.open("broken", "alfworld", _ref(broken))
     assert pool2.session_count() == 0
 
-    _, first = await pool2.open("s", record.path)
+    _, first = await pool2.open("s", "alfworld", record.task_record())
     try:
         with pytest.raises(A3tError, match="AttributeError") as info:
             await pool2.step("s", None)  # type: ignore[arg-type]  # the engine calls .strip()
@@ -239,10 +248,10 @@ async def test_dead_worker_fails_its_sessions_and_is_replaced(
     sample: dict[str, GameRecord],
 ) -> None:
     record = sample["pick_cool_then_place_in_recep"]
-    pool = GamePool(workers=1)
+    pool = GamePool(workers=1, data_roots=ROOTS)
     await pool.start()
     try:
-        await pool.open("doomed", record.path)
+        await pool.open("doomed", "alfworld", record.task_record())
         pid = pool._session_worker["doomed"].process.pid
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(Unavailable, match="died"):

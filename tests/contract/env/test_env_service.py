@@ -10,9 +10,9 @@ import pytest_asyncio
 from grpc import aio
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.envs.alfworld.engine import TASK_TYPES, discover_games
 from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, start_server
-from a3t_env.alfworld import TASK_TYPES, discover_games
 from a3t_env.config import EnvSettings
 from a3t_env.core import EnvCore
 from a3t_env.pool import GamePool
@@ -29,8 +29,8 @@ def sample_games(data_root, split=SPLIT):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env_stub(alfworld_data):
-    settings = EnvSettings(data_root=alfworld_data, workers=1, max_sessions=4)
-    pool = GamePool(1, cache_size=4)
+    settings = EnvSettings(env_data_roots=(f"alfworld={alfworld_data}",), workers=1, max_sessions=4)
+    pool = GamePool(1, {env: settings.env_root(env) for env in settings.envs}, cache_size=4)
     await pool.start()
     core = EnvCore(settings, pool)
     running = await start_server(

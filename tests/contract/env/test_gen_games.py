@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from a3t_env.alfworld import AlfworldGame, GameState, discover_games
-from a3t_env.gen import LEVELS, generate_games
-from a3t_env.gen.verify import play_walkthrough, verify_games
+from a3t.envs.alfworld.engine import AlfworldGame, GameState, discover_games
+from a3t.envs.alfworld.gen import LEVELS, generate_games
+from a3t.envs.alfworld.gen.verify import play_walkthrough, verify_games
 
 # (level, seed, count) of the normal-tier sample: 2 + 6 + 6 + 1 games, about 15 s.
 SAMPLE = ((1, 0, 2), (2, 0, 6), (3, 0, 6), (4, 0, 1))

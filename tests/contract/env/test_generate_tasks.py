@@ -8,9 +8,9 @@ import pytest
 from grpc import aio
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.envs.alfworld.engine import discover_games
 from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, start_server
-from a3t_env.alfworld import discover_games
 from a3t_env.config import EnvSettings
 from a3t_env.core import EnvCore
 from a3t_env.pool import GamePool
@@ -19,9 +19,10 @@ from a3t_env.server import EnvServicer
 
 @pytest.fixture
 async def stub(tmp_path):
-    pool = GamePool(1, cache_size=2)
+    settings = EnvSettings(data_root=tmp_path, workers=1)
+    pool = GamePool(1, {env: settings.env_root(env) for env in settings.envs}, cache_size=2)
     await pool.start()
-    core = EnvCore(EnvSettings(data_root=tmp_path, workers=1), pool)
+    core = EnvCore(settings, pool)
     running = await start_server(
         "env",
         [
@@ -34,7 +35,7 @@ async def stub(tmp_path):
         metrics_port=None,
     )
     async with channel(f"127.0.0.1:{running.port}") as chan:
-        yield env_pb2_grpc.EnvServiceStub(chan), tmp_path
+        yield env_pb2_grpc.EnvServiceStub(chan), settings.env_root("alfworld")
     await core.close_all()
     await running.server.stop(0)
     await pool.shutdown()
@@ -73,7 +74,8 @@ async def test_generate_errors(stub):
         (request(level=99, split="x"), grpc.StatusCode.INVALID_ARGUMENT, "level"),
         (request(count=0, split="y"), grpc.StatusCode.INVALID_ARGUMENT, "count"),
         (request(split="../up"), grpc.StatusCode.INVALID_ARGUMENT, "split"),
-        (request(env="webshop"), grpc.StatusCode.INVALID_ARGUMENT, "serves alfworld"),
+        (request(env="textcraft"), grpc.StatusCode.INVALID_ARGUMENT, "serves alfworld"),
+        (request(split="x" * 300), grpc.StatusCode.INVALID_ARGUMENT, "(300 characters)"),
     ]
     for req, code, text in cases:
         with pytest.raises(aio.AioRpcError) as info:

@@ -44,16 +44,18 @@ class FakeEnv:
     def admissible(self, task: Task) -> tuple[str, ...]:
         return ("look", self.key(task), "go to shelf 1", "go to desk 1")
 
-    async def list_tasks(self, split: str) -> list[Task]:
+    async def list_tasks(self, env: str, split: str) -> list[Task]:
+        assert env == "alfworld"
         return list(self.splits[split])
 
-    async def generate(self, split: str, level: int, seed: int, count: int) -> int:
+    async def generate(self, env: str, split: str, level: int, seed: int, count: int) -> int:
         """Level L's games are tasks T{100 L}.. (even numbers are the ones an adapter solves)."""
         self.generated.append((split, level, seed, count))
         self.splits.setdefault(split, tasks(split, count, start=100 * level))
         return len(self.splits[split])
 
-    async def create(self, split: str, task_id: str) -> SessionView:
+    async def create(self, env: str, split: str, task_id: str) -> SessionView:
+        assert env == "alfworld"
         self.creates += 1
         if self.crash_after is not None and self.creates > self.crash_after:
             raise RuntimeError("simulated crash")

@@ -27,7 +27,7 @@ class RecordingPolicy(FakePolicy):
 
 
 def spec(**fields) -> EpisodeSpec:
-    base = dict(episode_id="e1", split="train", task_id=TASK.task_id, max_steps=8)
+    base = dict(episode_id="e1", env="alfworld", split="train", task_id=TASK.task_id, max_steps=8)
     return EpisodeSpec(**{**base, **fields})
 
 
@@ -120,3 +120,10 @@ async def test_exploration_never_samples_a_skipped_verb():
         FakeActRe(),
     )
     assert traj.steps and all(s.action != "look" for s in traj.steps)
+
+
+def test_explorable_keeps_only_the_prefixed_actions_when_any_match():
+    """WebShop explores by clicking, never by a random search text (DESIGN.md, step 2)."""
+    admissible = ("search[...]", "click[next >]", "click[b0001]")
+    assert explorable(admissible, (), ("click[",)) == ["click[b0001]", "click[next >]"]
+    assert explorable(("search[...]",), (), ("click[",)) == []

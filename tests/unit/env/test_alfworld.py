@@ -10,16 +10,16 @@ from typing import ClassVar
 
 import pytest
 
-from a3t.errors import A3tError, AlreadyExists, FailedPrecondition, NotFound, Unavailable
-from a3t_env import pool as pool_mod
-from a3t_env.alfworld import (
+from a3t.envs.alfworld.engine import (
     GameRecord,
-    GameState,
     discover_games,
     list_splits,
     parse_instruction,
     read_walkthrough,
 )
+from a3t.envs.base import GameState, TaskRecord
+from a3t.errors import A3tError, AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from a3t_env import pool as pool_mod
 from a3t_env.pool import GamePool, _GameHost, _wire_error
 
 
@@ -142,46 +142,63 @@ class FakeGame:
         return GameState(f"{obs} #{self.steps}", ("win",), float(won), won, won)
 
 
+class FakeEnvironment:
+    """Stands in for an env plugin's engine: loads a FakeGame per task ref."""
+
+    def load(self, task: TaskRecord) -> FakeGame:
+        return FakeGame(Path(task.ref))
+
+    def warm_up(self) -> None:
+        pass
+
+
+def rec(ref: str) -> TaskRecord:
+    return TaskRecord(task_id=ref, task_type="pick", split="s", ref=ref)
+
+
+ROOTS = {"alfworld": Path("unused")}
+
+
 @pytest.fixture
 def fake_game(monkeypatch: pytest.MonkeyPatch) -> type[FakeGame]:
     FakeGame.loads = []
-    monkeypatch.setattr(pool_mod, "AlfworldGame", FakeGame)
+    monkeypatch.setattr(pool_mod._GameHost, "environment", lambda self, env: FakeEnvironment())
     return FakeGame
 
 
 def test_host_reuses_an_idle_game_and_loads_a_second_for_a_concurrent_session(
     fake_game: type[FakeGame],
 ) -> None:
-    host = _GameHost(cache_size=4)
-    host.op_open("a", "g1")
-    host.op_open("b", "g1")  # "a" still plays g1: needs its own instance
+    host = _GameHost(cache_size=4, data_roots=ROOTS)
+    host.op_open("a", "alfworld", rec("g1"))
+    host.op_open("b", "alfworld", rec("g1"))  # "a" still plays g1: needs its own instance
     assert fake_game.loads == ["g1", "g1"]
 
     host.op_close("a")
     host.op_close("b")
-    host.op_open("c", "g1")
-    host.op_open("d", "g1")
-    host.op_open("e", "g1")
+    host.op_open("c", "alfworld", rec("g1"))
+    host.op_open("d", "alfworld", rec("g1"))
+    host.op_open("e", "alfworld", rec("g1"))
     assert fake_game.loads == ["g1", "g1", "g1"]  # two reused, one more loaded
 
 
 def test_host_cache_evicts_least_recently_used(fake_game: type[FakeGame]) -> None:
-    host = _GameHost(cache_size=2)
+    host = _GameHost(cache_size=2, data_roots=ROOTS)
     for i, path in enumerate(["g1", "g2", "g3"]):
-        host.op_open(f"s{i}", path)
+        host.op_open(f"s{i}", "alfworld", rec(path))
     for i in range(3):
         host.op_close(f"s{i}")  # idle now: g1 (evicted), g2, g3
-    host.op_open("x", "g2")
-    host.op_open("y", "g3")
-    host.op_open("z", "g1")
+    host.op_open("x", "alfworld", rec("g2"))
+    host.op_open("y", "alfworld", rec("g3"))
+    host.op_open("z", "alfworld", rec("g1"))
     assert fake_game.loads == ["g1", "g2", "g3", "g1"]
 
 
 def test_host_cache_size_zero_never_reuses(fake_game: type[FakeGame]) -> None:
-    host = _GameHost(cache_size=0)
-    host.op_open("a", "g1")
+    host = _GameHost(cache_size=0, data_roots=ROOTS)
+    host.op_open("a", "alfworld", rec("g1"))
     host.op_close("a")
-    host.op_open("b", "g1")
+    host.op_open("b", "alfworld", rec("g1"))
     assert fake_game.loads == ["g1", "g1"]
 
 
@@ -195,10 +212,10 @@ def test_wire_error_keeps_a3t_types_and_wraps_others() -> None:
 
 
 async def test_inprocess_pool_plays_and_maps_errors(fake_game: type[FakeGame]) -> None:
-    pool = GamePool(workers=0)
+    pool = GamePool(workers=0, data_roots=ROOTS)
     await pool.start()
     try:
-        instruction, first = await pool.open("s1", Path("g1"))
+        instruction, first = await pool.open("s1", "alfworld", rec("g1"))
         assert instruction == "play g1"
         assert first.observation == "intro"
         assert (await pool.step("s1", "jump")).observation == "Nothing happens. #1"
@@ -207,12 +224,12 @@ async def test_inprocess_pool_plays_and_maps_errors(fake_game: type[FakeGame]) -
         assert await pool.reset("s1") == ("play g1", first)
 
         with pytest.raises(AlreadyExists):
-            await pool.open("s1", Path("g1"))
+            await pool.open("s1", "alfworld", rec("g1"))
         with pytest.raises(A3tError, match="ZeroDivisionError: engine bug") as info:
             await pool.step("s1", "crash")
         assert type(info.value) is A3tError
         with pytest.raises(NotFound, match="missing"):
-            await pool.open("s2", Path("missing"))
+            await pool.open("s2", "alfworld", rec("missing"))
         assert pool.session_count() == 1  # the failed open left nothing behind
 
         await pool.close("s1")
@@ -223,14 +240,14 @@ async def test_inprocess_pool_plays_and_maps_errors(fake_game: type[FakeGame]) -
     finally:
         await pool.shutdown()
     with pytest.raises(Unavailable):
-        await pool.open("s3", Path("g1"))
+        await pool.open("s3", "alfworld", rec("g1"))
 
 
 async def test_inprocess_pool_runs_concurrent_sessions(fake_game: type[FakeGame]) -> None:
-    pool = GamePool(workers=0)
+    pool = GamePool(workers=0, data_roots=ROOTS)
     await pool.start()
     try:
-        await asyncio.gather(*(pool.open(f"s{i}", Path("g1")) for i in range(3)))
+        await asyncio.gather(*(pool.open(f"s{i}", "alfworld", rec("g1")) for i in range(3)))
         states = await asyncio.gather(*(pool.step(f"s{i}", "jump") for i in range(3)))
         assert [s.observation for s in states] == ["Nothing happens. #1"] * 3
         assert pool.session_count() == 3
@@ -241,6 +258,6 @@ async def test_inprocess_pool_runs_concurrent_sessions(fake_game: type[FakeGame]
 
 def test_pool_rejects_negative_sizes() -> None:
     with pytest.raises(ValueError, match="workers"):
-        GamePool(workers=-1)
+        GamePool(workers=-1, data_roots=ROOTS)
     with pytest.raises(ValueError, match="cache_size"):
-        GamePool(workers=1, cache_size=-1)
+        GamePool(workers=1, data_roots=ROOTS, cache_size=-1)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from a3t.envs.base import GameState
 from a3t.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted
-from a3t_env.alfworld import GameState
 from a3t_env.config import EnvSettings
 from a3t_env.core import EnvCore
 
@@ -24,8 +24,9 @@ class FakeRunner:
         self.open_sessions: dict[str, Path] = {}
         self.closed: list[str] = []
 
-    async def open(self, session_id, path):
-        self.open_sessions[session_id] = path
+    async def open(self, session_id, env, task):
+        assert env == "alfworld"
+        self.open_sessions[session_id] = task.ref
         return "put a mug in desk.", GameState(
             "You are in a room.", ("look", "win"), 0.0, False, False
         )
@@ -52,7 +53,7 @@ class Clock:
 @pytest.fixture
 def data_root(tmp_path):
     for task in TASKS:
-        d = tmp_path / "json_2.1.1" / "train" / task
+        d = tmp_path / "alfworld" / "json_2.1.1" / "train" / task
         d.mkdir(parents=True)
         (d / "game.tw-pddl").write_text("{}")
     return tmp_path
@@ -79,7 +80,10 @@ def test_list_tasks_sorted_and_paged(setup):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"env": "webshop", "split": "train"}, InvalidArgument, "serves alfworld"),
+        ({"env": "textcraft", "split": "train"}, InvalidArgument, "serves alfworld, webshop"),
+        ({"env": "alfworld", "split": "../train"}, InvalidArgument, "names a directory"),
+        ({"env": "alfworld", "split": "train\n"}, InvalidArgument, "names a directory"),
+        ({"env": "alfworld", "split": "x" * 5000}, InvalidArgument, r"\(5000 characters\)"),
         ({"env": "alfworld", "split": ""}, InvalidArgument, "split must be set"),
         ({"env": "alfworld", "split": "nope"}, NotFound, "available splits"),
         ({"env": "alfworld", "split": "train", "page_token": "x"}, InvalidArgument, "page_token"),
@@ -137,7 +141,9 @@ async def test_session_errors(setup):
     start = await core.create_session("alfworld", "train", index=0)
     with pytest.raises(InvalidArgument, match="must not be empty"):
         await core.step(start.session_id, "   ")
-    with pytest.raises(InvalidArgument, match="max_action_chars"):
+    with pytest.raises(
+        InvalidArgument, match=r"alfworld limit \(256, setting env_max_action_chars"
+    ):
         await core.step(start.session_id, "x" * 1000)
 
 

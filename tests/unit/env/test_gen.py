@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from a3t.envs.alfworld.engine import TASK_TYPES as ENGINE_TASK_TYPES
+from a3t.envs.alfworld.engine import discover_games
+from a3t.envs.alfworld.gen import LEVELS, TASK_TYPES, Level, generate_games
+from a3t.envs.alfworld.gen import vocab as vocab_mod
+from a3t.envs.alfworld.gen.levels import check_levels
+from a3t.envs.alfworld.gen.names import display_names, mangle
 from a3t.errors import InvalidArgument
-from a3t_env.alfworld import TASK_TYPES as ENGINE_TASK_TYPES
-from a3t_env.alfworld import discover_games
-from a3t_env.gen import LEVELS, TASK_TYPES, Level, generate_games
-from a3t_env.gen import vocab as vocab_mod
-from a3t_env.gen.levels import check_levels
-from a3t_env.gen.names import display_names, mangle
 
 FOLDER = re.compile(
     r"^(?P<type>[a-z_]+)-(?P<obj>[A-Za-z]+)-None-(?P<recep>[A-Za-z]+)-(?P<scene>\d+)$"
@@ -345,7 +345,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_cli_writes_games(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from a3t_env.gen.__main__ import main
+    from a3t.envs.alfworld.gen.__main__ import main
 
     argv = ["--out", str(tmp_path), "--split", "cli", "--level", "1", "--seed", "4"]
     assert main([*argv, "--count", "3", "--no-verify"]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from a3t.envs import env_spec
 from a3t.errors import ContextOverflow, InvalidArgument, NotFound, Unavailable, Unimplemented
 from a3t.inference.base import GenerationParams, write_adapter_manifest
 from a3t.inference.served import ServedModel
@@ -55,7 +56,7 @@ PARAMS = GenerationParams(max_new_tokens=32)
     ],
 )
 def test_parse_output(text: str, thought: str, action: str, parsed: bool) -> None:
-    step = parse_output(text, max_action_chars=256)
+    step = parse_output(text, 256, env_spec("alfworld").prompts.observation_start())
     assert (step.thought, step.action, step.parsed) == (thought, action, parsed)
 
 
@@ -141,6 +142,16 @@ async def test_grounding_replaces_an_inadmissible_action_by_the_best_scored_one(
     assert score.messages == engine.generate_calls[0].messages
 
 
+async def test_grounding_keeps_free_text_where_the_env_lists_no_actions() -> None:
+    """WebShop's search page takes any `search[...]`: it lists no admissible actions."""
+    engine = FakeEngine(scores={"look": 0.0}).reply("think: find it\nsearch[red mug]")
+    result = await make_core(engine, ground_actions=True).act(
+        task=TASK, initial_observation=OBS, history=(), params=PARAMS, admissible=()
+    )
+    assert (result.action, result.source) == ("search[red mug]", StepSource.POLICY)
+    assert not engine.score_calls
+
+
 async def test_grounding_is_off_by_default_and_on_by_config() -> None:
     engine = FakeEngine(scores={"look": 0.0}).reply("fly away", "fly away")
     off = await make_core(engine).act(
@@ -175,8 +186,13 @@ async def test_request_errors() -> None:
         )
     with pytest.raises(InvalidArgument, match="initial_observation"):
         await core.act(task=TASK, initial_observation=" ", history=(), params=PARAMS)
-    with pytest.raises(InvalidArgument, match="admissible_actions"):
-        await core.act(task=TASK, initial_observation=OBS, history=(), params=PARAMS, ground=True)
+    with pytest.raises(InvalidArgument, match="'textcraft' is not a registered environment"):
+        await core.act(
+            task=Task(env="textcraft", task_id="x"),
+            initial_observation=OBS,
+            history=(),
+            params=PARAMS,
+        )
     with pytest.raises(NotFound, match="not loaded"):
         await core.act(task=TASK, initial_observation=OBS, history=(), params=PARAMS, adapter="r1")
 

@@ -131,7 +131,7 @@ ports, paths on the volumes, engine, device, peers), overridden by the service's
 {{- $shared := $root.Values.persistence.shared.mountPath }}
 {{- $s := dict "host" "0.0.0.0" "port" $svc.port "metrics_port" $svc.metricsPort }}
 {{- if eq $name "env" }}
-{{- $_ := set $s "data_root" (printf "%s/alfworld" $shared) }}
+{{- $_ := set $s "data_root" $shared }}
 {{- $_ := set $s "workers" $svc.workers }}
 {{- else if include "a3t.isModelService" . }}
 {{- $engine := include "a3t.engine" . }}

@@ -18,12 +18,12 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from a3t.envs.alfworld.gen import vocab as vocab_mod
+from a3t.envs.alfworld.gen.levels import LEVELS
+from a3t.envs.alfworld.gen.pddl import render_problem
+from a3t.envs.alfworld.gen.scene import Scene, sample_scene
+from a3t.envs.base import SPLIT_NAME
 from a3t.errors import InvalidArgument
-from a3t_env.config import SPLIT_NAME
-from a3t_env.gen import vocab as vocab_mod
-from a3t_env.gen.levels import LEVELS
-from a3t_env.gen.pddl import render_problem
-from a3t_env.gen.scene import Scene, sample_scene
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def game_json(
         "solvable": True,
         "walkthrough": list(scene.walkthrough),
         "generator": {
-            "name": "a3t_env.gen",
+            "name": "a3t.envs.alfworld.gen",
             "version": GENERATOR_VERSION,
             "alfworld": vocab.version,
             "level": level,
@@ -116,7 +116,10 @@ def _check_arguments(
     """Validate everything at once; return the task types to rotate through."""
     problems = []
     if not isinstance(split, str) or not SPLIT_NAME.match(split):
-        problems.append(f"split must be 1-64 letters, digits, '_' or '-', got {split!r}")
+        shown = (
+            f"{split[:80]!r} ({len(split)} characters)" if isinstance(split, str) else repr(split)
+        )
+        problems.append(f"split must be 1-64 letters, digits, '_' or '-', got {shown}")
     level_ok = isinstance(level, int) and not isinstance(level, bool) and level in LEVELS
     if not level_ok:
         problems.append(f"level must be one of {sorted(LEVELS)}, got {level!r}")

@@ -16,9 +16,9 @@ import logging
 import random
 from dataclasses import dataclass
 
-from a3t_env.gen.levels import Level
-from a3t_env.gen.names import display_names
-from a3t_env.gen.vocab import (
+from a3t.envs.alfworld.gen.levels import Level
+from a3t.envs.alfworld.gen.names import display_names
+from a3t.envs.alfworld.gen.vocab import (
     APPLIANCE,
     BASIN_PARENT,
     LAMP,

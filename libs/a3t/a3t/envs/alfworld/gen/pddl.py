@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import textwrap
 
-from a3t_env.gen.names import mangle
-from a3t_env.gen.scene import Scene
-from a3t_env.gen.vocab import LAMP, Vocabulary
+from a3t.envs.alfworld.gen.names import mangle
+from a3t.envs.alfworld.gen.scene import Scene
+from a3t.envs.alfworld.gen.vocab import LAMP, Vocabulary
 
 
 def render_problem(vocab: Vocabulary, scene: Scene, problem_name: str) -> str:

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from a3t.envs.alfworld.engine import AlfworldGame
 from a3t.errors import FailedPrecondition
-from a3t_env.alfworld import AlfworldGame
 
 logger = logging.getLogger(__name__)
 

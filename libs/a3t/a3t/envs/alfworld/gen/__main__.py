@@ -1,6 +1,6 @@
 """Generate ALFWorld-compatible games from the command line.
 
-    python -m a3t_env.gen --out var/alfworld --split gen_l1 --level 1 --seed 0 --count 30
+    python -m a3t.envs.alfworld.gen --out var/alfworld --split gen_l1 --level 1 --seed 0 --count 30
 
 writes var/alfworld/json_2.1.1/gen_l1/<task folder>/trial_<id>/game.tw-pddl and then plays each
 game's walkthrough through the engine (about 0.3-3 s a game; --no-verify skips it).
@@ -13,18 +13,18 @@ import logging
 import sys
 from pathlib import Path
 
+from a3t.envs.alfworld.gen.generate import generate_games
+from a3t.envs.alfworld.gen.levels import LEVELS
+from a3t.envs.alfworld.gen.vocab import TASK_TYPES
 from a3t.errors import A3tError
-from a3t_env.gen.generate import generate_games
-from a3t_env.gen.levels import LEVELS
-from a3t_env.gen.vocab import TASK_TYPES
 
-logger = logging.getLogger("a3t_env.gen")
+logger = logging.getLogger("a3t.envs.alfworld.gen")
 
 
 def main(argv: list[str] | None = None) -> int:
     levels = "; ".join(f"{n}: {lv.description}" for n, lv in LEVELS.items())
     parser = argparse.ArgumentParser(
-        prog="python -m a3t_env.gen", description=__doc__.split("\n")[0]
+        prog="python -m a3t.envs.alfworld.gen", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--out", type=Path, required=True, help="data root (gets json_2.1.1/)")
     parser.add_argument("--split", required=True, help="split folder name, e.g. gen_l1")
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.no_verify:
             # Imported here: it loads the engine (about 1 s), which --no-verify does not need.
-            from a3t_env.gen.verify import verify_games
+            from a3t.envs.alfworld.gen.verify import verify_games
 
             logger.info("verified %d walkthroughs through the engine", verify_games(paths))
     except A3tError as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from a3t_env.gen.vocab import TASK_TYPES
+from a3t.envs.alfworld.gen.vocab import TASK_TYPES
 
 
 @dataclass(frozen=True)

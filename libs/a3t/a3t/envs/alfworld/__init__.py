@@ -1,0 +1,23 @@
+"""ALFWorld (Shridhar et al. 2021): household tasks in TextWorld, played by the real engine.
+
+The engine (`engine.py`, `gen/`) needs `alfworld` and `textworld[pddl]` and is imported by the env
+service only; the prompting (`prompts.py`) and defaults here are what every other service reads.
+"""
+
+from a3t.envs.alfworld.prompts import PROMPTS
+from a3t.envs.base import EnvDefaults, EnvSpec
+
+SPEC = EnvSpec(
+    name="alfworld",
+    engine="a3t.envs.alfworld.engine:AlfworldEnvironment",
+    prompts=PROMPTS,
+    defaults=EnvDefaults(
+        max_steps=50,  # ALFWorld's usual budget
+        explore_attempts=40,  # DESIGN.md, round step 2
+        stop_at_first_success=False,  # collect up to the positives cap
+        # Commands that only read the world: random wins padded with them taught the adapter
+        # to loop on them (measured, docs/benchmarks.md).
+        explore_skip_verbs=("look", "inventory", "examine", "help"),
+    ),
+    max_action_chars=256,
+)
