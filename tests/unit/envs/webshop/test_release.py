@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from a3t.envs.base import TaskRecord
+from a3t.envs.webshop import splits
 from a3t.envs.webshop.engine import WebShopEnvironment
 from a3t.envs.webshop.oracle import play
 from a3t.envs.webshop.release import import_release
@@ -101,12 +101,13 @@ def test_import_converts_products_and_goals(tmp_path: Path) -> None:
     root = tmp_path / "envs"
     assert import_release(write_release(tmp_path / "data"), root, "release") == 2
     env = WebShopEnvironment(root)
-    tasks = env.list_tasks("release")
-    assert tasks == [
-        TaskRecord("g00000", "beauty", "release", "0"),
-        TaskRecord("g00001", "fashion", "release", "1"),
+    tasks = sorted(env.list_tasks("release"), key=lambda t: int(t.ref))
+    assert [(t.task_type, t.split, t.ref) for t in tasks] == [
+        ("beauty", "release", "0"),
+        ("fashion", "release", "1"),
     ]
     shampoo_goal, socks_goal = (env.goal(t) for t in tasks)
+    assert [t.task_id for t in tasks] == [splits.task_id(g) for g in (shampoo_goal, socks_goal)]
     assert shampoo_goal.instruction == (
         "i need a sulfate free tea tree shampoo in 16 fl oz, and price lower than 40.00 dollars"
     )

@@ -2,13 +2,14 @@
 
     env = WebShopEnvironment(Path("var/envs/webshop"))
     env.generate("train", level=1, seed=0, count=200, task_types=())
-    task = env.list_tasks("train")[0]        # TaskRecord("g00000", "beauty", "train", ref="0")
+    task = env.list_tasks("train")[0]  # TaskRecord("B0A1C2D3E4-1f0e2d3c", "beauty", "train", "7")
     instruction, state = env.load(task).reset()
 
 A split is `<data_root>/<split>/catalog.json` + `goals.json` (splits.py), made by `generate` or
-imported from WebShop's release files (release.py). A task is one goal: task_id "g00012",
-task_type its category, ref its index. Each split is read and its search index built once per
-Environment and shared by all its games (the worker's engine outlives its games).
+imported from WebShop's release files (release.py). A task is one goal: task_id its target's
+ASIN and a digest of the goal (splits.task_id), task_type its category, ref its index. Each
+split is read and its search index built once per Environment and shared by all its games (the
+worker's engine outlives its games).
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ class WebShopEnvironment:
 
     def list_tasks(self, split: str) -> list[TaskRecord]:
         goals = self._split(split).data.goals
-        return [
-            TaskRecord(splits.task_id(i), g.category, split, str(i)) for i, g in enumerate(goals)
+        tasks = [
+            TaskRecord(splits.task_id(g), g.category, split, str(i)) for i, g in enumerate(goals)
         ]
+        return sorted(tasks, key=lambda t: t.task_id)
 
     def goal(self, task: TaskRecord) -> Goal:
         """The goal behind a task (what a scripted shopper or a report needs)."""

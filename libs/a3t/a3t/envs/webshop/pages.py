@@ -25,8 +25,9 @@ Admissible actions are the page's buttons as `click[<button>]`, spelled as shown
 page has none: a query is free text and cannot be enumerated, and listing a placeholder would
 have exploration (which samples admissible actions, DESIGN.md: "clickables, never a random search
 text") or grounding pick it. So exploration has nothing to sample there and the policy writes the
-search; a search counts as a non-admissible step to the controller's invalid-action counter,
-which the next click resets.
+search. An empty list means "free text is accepted here" (docs/environments.md): the env service
+(StepResponse.admissible) and the controller's invalid-action counter count any action taken on
+the search page as admissible, even one the page answers "Invalid action!".
 
 Anything else (an unknown button, a search off the search page, text that is not an action) is
 answered "Invalid action! <why>" with the page unchanged, reward 0 and the episode going on, as

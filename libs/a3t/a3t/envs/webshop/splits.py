@@ -12,6 +12,7 @@ change under the runs that name them).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -37,8 +38,12 @@ class SplitData:
     by_asin: Mapping[str, Product] = field(repr=False)
 
 
-def task_id(index: int) -> str:
-    return f"g{index:05d}"
+def task_id(goal: Goal) -> str:
+    """A goal's task id: its target product and a digest of the whole goal. It names the goal
+    by content, not by position, so the same goal in two splits has the same id (the
+    controller's held-out check compares ids) and two different goals never share one."""
+    digest = hashlib.sha1(json.dumps(goal.to_json(), sort_keys=True).encode()).hexdigest()
+    return f"{goal.asin}-{digest[:8]}"
 
 
 def render(
