@@ -1,14 +1,16 @@
 """The learning check: held-out success per round of `a3t run` profiles, next to baselines.
 
     .venv/bin/python bench/learning_check.py [--profiles default no_actre longer] [--write]
+    .venv/bin/python bench/learning_check.py --profiles webshop webshop_no_actre --write
 
 Each profile is a full `a3t run` (real service processes, SmolLM2 on the CPU, generated level-1
-games) in its own work directory under var/bench/learning/ (delete it to measure again; an
-existing one is resumed). The random-action agent plays each profile's held-out games with
-uniformly random admissible actions for the same step budget, several episodes per game.
-Reported: success per round (base = before any training), what each round collected, wall time
-per round, and the CPU time of all processes. With --write the table replaces the
-"## Learning check" section of docs/benchmarks.md.
+ALFWorld games or WebShop goals) in its own work directory under var/bench/learning/ (delete it
+to measure again; an existing one is resumed). The random-action agent plays each profile's
+held-out games with uniformly random admissible actions for the same step budget, several
+episodes per game (WebShop: a search for the instruction's text, then random clicks). Reported:
+success per round (base = before any training; WebShop also its mean score, reward x 100), what
+each round collected, wall time per round, and the CPU time of all processes. With --write each
+env's table replaces its "## Learning check" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import random
 import resource
 import sqlite3
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +32,7 @@ from docs_section import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Learning check: success per round"
+SECTIONS = {"alfworld": SECTION, "webshop": "## Learning check: WebShop"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Profile:
     train_count: int = 16
     eval_count: int = 8
     max_steps: int = 10  # must match the run's max_steps (make-run default: 10)
+    env: str = "alfworld"
 
 
 PROFILES = {
@@ -59,6 +62,19 @@ PROFILES = {
         rounds=3,
         train_count=24,
         eval_count=16,
+    ),
+    # WebShop's steps carry whole result pages: 8 training goals keep a round near 10 minutes.
+    "webshop": Profile(
+        "`a3t run --env webshop` defaults, 8 training / 8 held-out goals",
+        ("--env", "webshop"),
+        train_count=8,
+        env="webshop",
+    ),
+    "webshop_no_actre": Profile(
+        "the same, no ActRe (exploration by temperature sampling)",
+        ("--env", "webshop", "--set", "use_actre=false"),
+        train_count=8,
+        env="webshop",
     ),
 }
 
@@ -104,6 +120,14 @@ def read_store(workdir: Path, name: str) -> dict:
             "SELECT round, success_rate, n_tasks FROM evaluations WHERE experiment_id = ?", (eid,)
         )
     }
+    scores = {  # mean reward x 100 of each round's evaluation (WebShop's score)
+        str(r): 100 * mean
+        for r, mean in db.execute(
+            "SELECT round, AVG(reward) FROM trajectories WHERE experiment_id = ? AND phase = "
+            "'eval' GROUP BY round",
+            (eid,),
+        )
+    }
     rounds = [
         {"round": r, "stats": json.loads(stats), "seconds": None if end is None else end - start}
         for r, stats, start, end in db.execute(
@@ -112,26 +136,33 @@ def read_store(workdir: Path, name: str) -> dict:
             (eid,),
         )
     ]
-    return {"evals": evals, "rounds": rounds, "state": state, "error": error}
+    return {"evals": evals, "scores": scores, "rounds": rounds, "state": state, "error": error}
 
 
-def random_agent(games_root: Path, split: str, max_steps: int, episodes: int, seed: int) -> float:
-    sys.path.insert(0, str(ROOT / "services" / "env"))
-    from a3t.envs.alfworld.engine import AlfworldGame, discover_games
+def random_agent(
+    env: str, root: Path, split: str, max_steps: int, episodes: int, seed: int
+) -> tuple[float, float]:
+    """(success rate, mean reward) of uniformly random admissible actions on a split's tasks;
+    where the env lists none (WebShop's search page) the agent searches the instruction's text."""
+    from a3t.envs import env_spec
 
+    environment = env_spec(env).environment(root)
     rng = random.Random(seed)
     won = total = 0
-    for record in discover_games(games_root, split):
-        game = AlfworldGame(record.path)
+    reward = 0.0
+    for task in environment.list_tasks(split):
+        game = environment.load(task)
         for _ in range(episodes):
-            _, state = game.reset()
+            instruction, state = game.reset()
             for _ in range(max_steps):
-                state = game.step(rng.choice(sorted(state.admissible)))
-                if state.won:
-                    won += 1
+                actions = sorted(state.admissible)
+                state = game.step(rng.choice(actions) if actions else f"search[{instruction}]")
+                if state.done:
                     break
+            won += state.won
+            reward += state.reward
             total += 1
-    return won / total
+    return won / total, reward / total
 
 
 def phase_cpu(stats: dict) -> str:
@@ -160,21 +191,33 @@ def main() -> None:
     )
     args = parser.parse_args()
     base = ROOT / "var" / "bench" / "learning"
+    for env in dict.fromkeys(PROFILES[name].env for name in args.profiles):
+        names = [name for name in args.profiles if PROFILES[name].env == env]
+        body = env_section(env, names, base, args)
+        print(body)
+        if args.write:
+            replace_section(SECTIONS[env], body)
+
+
+def env_section(env: str, names: list[str], base: Path, args: argparse.Namespace) -> str:
+    scored = env == "webshop"
+    what = "generated level-1 games" if env == "alfworld" else "generated level-1 WebShop goals"
     lines = [
-        SECTION,
+        SECTIONS[env],
         "",
-        f"Command: `.venv/bin/python bench/learning_check.py --profiles {' '.join(args.profiles)}"
+        f"Command: `.venv/bin/python bench/learning_check.py --profiles {' '.join(names)}"
         f" --write` ({date.today()}, {platform.machine()} {os.cpu_count()}-core CPU, "
-        "SmolLM2-135M-Instruct float32, every service a real process, generated level-1 games, "
-        "10 steps per episode). Success = held-out games won with one greedy attempt.",
+        f"SmolLM2-135M-Instruct float32, every service a real process, {what}, "
+        "10 steps per episode). Success = held-out tasks won with one greedy attempt"
+        + ("; score = mean reward x 100, as WebShop papers report it." if scored else "."),
         "",
         "| profile | rounds | base | after round 0 | after round 1 | after round 2 "
-        "| random actions | wall min | CPU min |",
+        f"| random {'clicks' if scored else 'actions'} | wall min | CPU min |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     details: list[str] = []
     failures: list[str] = []
-    for name in args.profiles:
+    for name in names:
         profile = PROFILES[name]
         workdir = base / name
         if args.report_only:
@@ -182,18 +225,27 @@ def main() -> None:
         else:
             res = run_profile(name, profile, workdir)
         eval_split = f"gen_l1_s1000_n{profile.eval_count}"  # a3t run: eval seed = seed + 1000
-        rand = random_agent(
-            workdir / "games", eval_split, profile.max_steps, args.random_episodes, seed=0
+        rand, rand_score = random_agent(
+            env,
+            workdir / "envs" / env,
+            eval_split,
+            profile.max_steps,
+            args.random_episodes,
+            seed=0,
         )
         cells = []
         for r in (-1, 0, 1, 2):
-            cells.append(pct(*res["evals"][str(r)]) if str(r) in res["evals"] else "-")
+            cell = pct(*res["evals"][str(r)]) if str(r) in res["evals"] else "-"
+            if scored and str(r) in res.get("scores", {}):
+                cell += f", score {res['scores'][str(r)]:.1f}"
+            cells.append(cell)
         if res["state"] != "succeeded":
             failures.append(f"- {name}: experiment {res['state']}: {res['error']}")
+        random_cell = f"{100 * rand:.0f}%" + (f", score {100 * rand_score:.1f}" if scored else "")
         lines.append(
             f"| {name}: {profile.what} | {profile.rounds} | "
             + " | ".join(cells)
-            + f" | {100 * rand:.0f}% | {res['wall'] / 60:.1f} | {res['cpu'] / 60:.1f} |"
+            + f" | {random_cell} | {res['wall'] / 60:.1f} | {res['cpu'] / 60:.1f} |"
         )
         for row in res["rounds"]:
             s = row["stats"]
@@ -208,7 +260,7 @@ def main() -> None:
             )
     lines += [
         "",
-        "Per round (attempt = the round's policy, greedy, on the training games; explore = "
+        "Per round (attempt = the round's policy, greedy, on the training tasks; explore = "
         "failed tasks solved by exploration; pool = what the round added):",
         "",
         "| profile | round | attempt solved | explore solved | pool + / - | optimizer steps "
@@ -217,10 +269,7 @@ def main() -> None:
         *details,
         *(["", "Runs that did not finish:", "", *failures] if failures else []),
     ]
-    body = "\n".join(lines) + "\n"
-    print(body)
-    if args.write:
-        replace_section(SECTION, body)
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ SPEC = EnvSpec(
         stop_at_first_success=True,
         # Exploration samples clickables, never a random search text (DESIGN.md).
         explore_only_prefixes=("click[",),
+        # `click[Back to Search]` (first word `click[Back`) is never sampled: it throws away the
+        # page and hands the step back to the policy, whose search costs a full prompt on the
+        # CPU (measured: an exploration episode took 20 s, mostly re-searching).
+        explore_skip_verbs=("click[Back",),
     ),
     max_action_chars=512,  # a search can quote a long product title
     mean_score=True,  # WebShop papers report the mean reward x 100 beside success
