@@ -11,6 +11,7 @@ from a3t.envs.webshop import splits
 from a3t.envs.webshop.engine import WebShopEnvironment
 from a3t.envs.webshop.oracle import play
 from a3t.envs.webshop.release import import_release
+from a3t.envs.webshop.release import main as release_main
 from a3t.errors import FailedPrecondition, NotFound
 
 SHAMPOO = {
@@ -166,3 +167,11 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(FailedPrecondition, match="nothing to import"):
         import_release(unrelated, tmp_path / "envs", "release")
     assert not (tmp_path / "envs").exists()
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_release(tmp_path / "data")
+    assert release_main([str(data), str(tmp_path / "envs"), "release"]) == 0
+    assert capsys.readouterr().out.startswith("split release: 2 goals under ")
+    assert release_main([str(tmp_path / "nowhere"), str(tmp_path / "envs"), "other"]) == 2
+    assert "items_shuffle_1000.json" in capsys.readouterr().err

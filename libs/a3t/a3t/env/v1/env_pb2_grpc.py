@@ -70,7 +70,8 @@ class EnvServiceServicer:
 
     def ListTasks(self, request, context):
         """Lists the tasks of an environment split.
-        Errors: INVALID_ARGUMENT (unknown env, bad page token), NOT_FOUND (unknown split).
+        Errors: INVALID_ARGUMENT (env not served, bad page token, split not a plain name),
+        NOT_FOUND (unknown split).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -88,8 +89,8 @@ class EnvServiceServicer:
     def Step(self, request, context):
         """Sends one action to a session. An action the game cannot carry out is a normal step answered
         the way the environment does ("Nothing happens."), never an error.
-        Errors: NOT_FOUND (unknown or expired session), INVALID_ARGUMENT (empty or oversized action),
-        FAILED_PRECONDITION (the episode is already done).
+        Errors: NOT_FOUND (unknown or expired session), INVALID_ARGUMENT (empty action, or longer
+        than the env's limit), FAILED_PRECONDITION (the episode is already done).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,7 +104,8 @@ class EnvServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GenerateTasks(self, request, context):
-        """Generates a split of new tasks (ALFWorld-compatible games) on the server.
+        """Generates a split of new tasks on the server (ALFWorld: games at difficulty levels 1-4;
+        WebShop: a catalogue and goals at levels 1-3).
         Errors: INVALID_ARGUMENT (unknown env or level, count out of range, bad split name),
         UNIMPLEMENTED (the env has no generator).
         """

@@ -11,6 +11,8 @@ WebShop's setup.sh downloads them into its `data/` folder; point `release_dir` t
 
     import_release(Path("WebShop/data"), Path("var/envs/webshop"), "release")
 
+or `python -m a3t.envs.webshop.release WebShop/data var/envs/webshop release`.
+
 Conversion follows WebShop's loader: ASINs that are "nan" or longer than 10 characters and
 repeats are skipped; option names and values are lower-cased with "/" shown as " | "; bullet
 points are the features; a product without pricing costs $100.0. Goals are the human
@@ -32,7 +34,7 @@ from a3t.envs.base import check_split_name
 from a3t.envs.webshop import splits
 from a3t.envs.webshop.catalog import Goal, OptionGroup, Product
 from a3t.envs.webshop.generate import NO_PRICE_BOUND, price_upper
-from a3t.errors import FailedPrecondition, NotFound
+from a3t.errors import A3tError, FailedPrecondition, NotFound
 
 PRODUCT_FILES = ("items_shuffle_1000.json", "items_shuffle.json")
 ATTRIBUTE_FILES = ("items_ins_v2_1000.json", "items_ins_v2.json")
@@ -159,3 +161,26 @@ def import_release(release_dir: Path, data_root: Path, split: str, seed: int = 0
     source = {"release": product_file.name, "seed": seed}
     splits.write(Path(data_root), split, *splits.render(products, goals, source))
     return len(goals)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m a3t.envs.webshop.release RELEASE_DIR DATA_ROOT SPLIT`: import, print the size."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("release_dir", type=Path, help="WebShop's data/ folder")
+    parser.add_argument("data_root", type=Path, help="the env service's webshop root")
+    parser.add_argument("split", help="name of the split to write, e.g. release")
+    args = parser.parse_args(argv)
+    try:
+        count = import_release(args.release_dir, args.data_root, args.split)
+    except A3tError as e:
+        print(f"import failed: {e}", file=sys.stderr)
+        return 2
+    print(f"split {args.split}: {count} goals under {args.data_root / args.split}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
