@@ -31,7 +31,7 @@ class EnvSettings:
     grace_seconds: float = 5.0
     log_level: str = "INFO"
     # Environments served (names registered in a3t.envs.ENVIRONMENTS).
-    envs: tuple[str, ...] = ("alfworld", "webshop")
+    envs: tuple[str, ...] = ("alfworld", "apibank", "webshop")
     # Each environment's data lives in <data_root>/<env>/ (ALFWorld: json_2.1.1/<split>/...;
     # WebShop: <split>/), generated splits included, unless env_data_roots names another place.
     data_root: Path = Path("var/envs")

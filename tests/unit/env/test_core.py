@@ -80,7 +80,11 @@ def test_list_tasks_sorted_and_paged(setup):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"env": "textcraft", "split": "train"}, InvalidArgument, "serves alfworld, webshop"),
+        (
+            {"env": "textcraft", "split": "train"},
+            InvalidArgument,
+            "serves alfworld, apibank, webshop",
+        ),
         ({"env": "alfworld", "split": "../train"}, InvalidArgument, "names a directory"),
         ({"env": "alfworld", "split": "train\n"}, InvalidArgument, "names a directory"),
         ({"env": "alfworld", "split": "x" * 5000}, InvalidArgument, r"\(5000 characters\)"),

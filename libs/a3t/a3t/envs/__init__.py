@@ -10,12 +10,13 @@ prompts and defaults), never an engine.
 
 from __future__ import annotations
 
-from a3t.envs import alfworld, webshop
+from a3t.envs import alfworld, apibank, webshop
 from a3t.envs.base import EnvSpec
 from a3t.errors import InvalidArgument
 
 ENVIRONMENTS: dict[str, EnvSpec] = {
     "alfworld": alfworld.SPEC,
+    "apibank": apibank.SPEC,
     "webshop": webshop.SPEC,
 }
 
