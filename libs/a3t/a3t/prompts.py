@@ -107,15 +107,20 @@ CRITIC_FORMAT = (
 )
 
 
+CRITIC_QUESTION = "Did the agent accomplish the task? Answer with one word: yes or no."
+
+
 def critic_messages(
-    traj: Trajectory, rubric: str, rubrics: Mapping[str, str] = RUBRICS
+    traj: Trajectory, rubric: str, rubrics: Mapping[str, str] = RUBRICS, *, question: bool = False
 ) -> list[ChatMessage]:
     """The critic's chat for one trajectory; `rubrics` maps rubric names to their text (the
-    critic service passes the built-in ones merged with its configured ones)."""
+    critic service passes the built-in ones merged with its configured ones). `question`: end
+    with the yes/no question (probability scoring) instead of the JSON answer format."""
+    ask = CRITIC_QUESTION if question else CRITIC_FORMAT
     user = (
         f"Task: {traj.task.instruction or traj.task.task_id}\n\nTranscript:\n"
         f"{_transcript(traj.task, traj.initial_observation, traj.steps)}\n\n"
-        f"Rubric: {rubrics[rubric]}\n{CRITIC_FORMAT}"
+        f"Rubric: {rubrics[rubric]}\n{ask}"
     )
     return [
         ChatMessage("system", "You are a strict evaluator of agent trajectories."),

@@ -11,6 +11,8 @@ from a3t.inference.factory import EngineSpec
 from a3t.model_service import serving_problems
 from a3t.prompts import RUBRICS
 
+SCORINGS = ("text", "probability")
+
 
 @dataclass(frozen=True)
 class CriticSettings:
@@ -38,6 +40,11 @@ class CriticSettings:
     rubric: str = ""
     # YAML mapping of rubric name -> rubric text, added to (or replacing) the built-in ones.
     rubrics_file: Path | None = None
+    # How a score is read: "text" = the model writes a JSON verdict; "probability" = the model's
+    # probabilities of answering "yes" vs "no" to "did the agent accomplish the task?" (score =
+    # 10 x P(yes)), which can carry signal where a small model's text does not. Needs an engine
+    # that scores continuations (local or tgi).
+    scoring: str = "text"
 
     def engine_spec(self) -> EngineSpec:
         return EngineSpec(
@@ -81,4 +88,11 @@ class CriticSettings:
         else:
             if self.rubric and self.rubric not in rubrics:
                 found.append(f"rubric must be one of {sorted(rubrics)}, got {self.rubric!r}")
+        if self.scoring not in SCORINGS:
+            found.append(f"scoring must be one of {list(SCORINGS)}, got {self.scoring[:40]!r}")
+        elif self.scoring == "probability" and self.engine == "openai":
+            found.append(
+                "scoring 'probability' needs an engine that scores continuations (local or tgi); "
+                "the openai engine cannot: use scoring 'text' with it"
+            )
         return found

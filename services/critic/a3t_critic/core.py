@@ -5,7 +5,13 @@ The answer must hold one JSON object {"score": 0-10, "verdict": "success" | "par
 but nothing is guessed from prose, no lenient JSON dialects), and every field is type- and
 range-checked. An answer that does not read is sent back once with the reason and the format
 (the repair retry); if that answer does not read either, the result is UNPARSEABLE with no score,
-never a made-up one. No grpc here.
+never a made-up one.
+
+With `scoring: probability` nothing is generated: the critic is asked "did the agent accomplish
+the task? yes or no", and the engine scores both answers as continuations; the score is
+10 x P(yes), P(yes) the softmax of the two answers' mean log-probs. A small model's free-text
+verdicts can carry no signal (SmolLM2 scored every trajectory 10) while its probabilities still
+order trajectories. No grpc here.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from a3t_critic.config import CriticSettings
 log = logging.getLogger(__name__)
 
 VERDICTS = ("success", "partial", "failure")
+ANSWERS = ("yes", "no")  # probability scoring: the two answers scored as continuations
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class CriticCore:
         if not trajectory.steps:
             raise InvalidArgument("trajectory has no steps; only finished episodes can be scored")
         env = trajectory.task.env
+        if self.settings.scoring == "probability":
+            return await self._probability(trajectory, rubric, env)
         messages = critic_messages(trajectory, rubric, self.rubrics)
         out = await self.model.generate(messages, params)
         usage = out.usage
@@ -119,6 +128,18 @@ class CriticCore:
             log.info("critic answer unparseable after the retry (%s): %r", exc, again.text[:200])
             return ScoreResult(None, again.text, usage, 2)
         return ScoreResult(verdict, again.text, usage, 2)
+
+    async def _probability(self, trajectory: Trajectory, rubric: str, env: str) -> ScoreResult:
+        messages = critic_messages(trajectory, rubric, self.rubrics, question=True)
+        yes, no = await self.model.score_continuations(messages, "", ANSWERS)
+        p_yes = 1.0 / (1.0 + math.exp(no - yes))  # softmax over the two answers
+        verdict = Verdict(
+            score=round(10.0 * p_yes, 4),
+            verdict="success" if p_yes >= 0.5 else "failure",
+            reasons=(f"P(yes) = {p_yes:.3f} from the model's answer probabilities",),
+        )
+        raw = f"yes: {yes:.4f}, no: {no:.4f} (mean log-prob per token)"
+        return ScoreResult(self._observe(verdict, env), raw, TokenUsage(), 1)
 
     @staticmethod
     def _observe(verdict: Verdict, env: str) -> Verdict:

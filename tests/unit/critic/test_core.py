@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from a3t.errors import InvalidArgument
 from a3t.inference.base import GenerationParams
 from a3t.inference.served import ServedModel
-from a3t.prompts import CRITIC_FORMAT, RUBRICS, critic_messages
+from a3t.prompts import CRITIC_FORMAT, CRITIC_QUESTION, RUBRICS, critic_messages
 from a3t.trajectory import Step, Task, Trajectory
 from a3t_critic.config import CriticSettings
 from a3t_critic.core import CriticCore, Verdict, parse_verdict
@@ -123,3 +125,35 @@ def test_settings_rubrics_file(tmp_path) -> None:
     assert "rubric must be one of" in "\n".join(CriticSettings(rubric="zz").problems())
     missing = CriticSettings(rubrics_file=tmp_path / "none.yaml").problems()
     assert any("none.yaml" in p for p in missing)
+
+
+async def test_probability_scoring_reads_the_answer_probabilities_not_text() -> None:
+    engine = FakeEngine(scores={"yes": -0.5, "no": -1.5})
+    model = ServedModel("critic")
+    model.attach(engine)
+    core = CriticCore(model, CriticSettings(scoring="probability"), dict(RUBRICS))
+    result = await core.score(TRAJ, PARAMS)
+    p_yes = 1 / (1 + math.exp(-1.0))  # softmax of -0.5 vs -1.5
+    assert result.verdict == Verdict(
+        round(10 * p_yes, 4),
+        "success",
+        (f"P(yes) = {p_yes:.3f} from the model's answer probabilities",),
+    )
+    assert result.attempts == 1 and not engine.generate_calls
+    (call,) = engine.score_calls
+    assert call.candidates == ["yes", "no"] and call.prefix == ""
+    # The same transcript and rubric as the text critic, ending with the yes/no question.
+    assert call.messages == critic_messages(TRAJ, "tool_use", RUBRICS, question=True)
+    assert call.messages[-1].content.endswith(CRITIC_QUESTION)
+
+    engine.scores = {"yes": -3.0, "no": -0.2}
+    worse = await core.score(TRAJ, PARAMS)
+    assert worse.verdict.verdict == "failure" and worse.verdict.score < 1.0
+
+
+def test_probability_scoring_needs_an_engine_that_scores() -> None:
+    problems = CriticSettings(
+        scoring="probability", engine="openai", endpoint="http://x"
+    ).problems()
+    assert any("scoring 'probability' needs an engine" in p for p in problems)
+    assert any("scoring must be one of" in p for p in CriticSettings(scoring="vibes").problems())
