@@ -194,6 +194,11 @@ def test_schema_refuses_latest_tags_unknown_keys_and_wrong_types() -> None:
             ({"services": {"env": {"prot": 1}}}, "prot"),
             ({"services": {"controller": {"replicas": 2}}}, "/services/controller/replicas"),
             ({"services": {"policy": {"port": "50052"}}}, "/services/policy/port"),
+            # The openai engine adds /v1 itself and refuses an endpoint that has it.
+            (
+                {"services": {"policy": {"engine": "openai", "endpoint": "http://vllm:8000/v1"}}},
+                "/services/policy/endpoint",
+            ),
         ):
             with pytest.raises(helm.HelmValuesError, match=re.escape(fragment)):
                 chart.render(values, name=RELEASE, namespace=NAMESPACE)
@@ -399,6 +404,18 @@ def test_model_services_point_at_the_charts_tgi(renders: dict[str, list[dict]]) 
         assert env[f"A3T_{name.upper()}_MODEL"] == model_id
     # The critic was kept on its own GPU with the local engine.
     assert container_env(deployments["critic"])["A3T_CRITIC_ENGINE"] == "local"
+    # The engines wait for the chart's TGI as long as its startup probe allows.
+    window = (
+        10 * yaml.safe_load((CHART / "values.yaml").read_text())["tgi"]["startupFailureThreshold"]
+    )
+    for name in ("policy", "actre"):
+        timeout = container_env(deployments[name])[f"A3T_{name.upper()}_ENGINE_TIMEOUT_SECONDS"]
+        assert float(timeout) == window >= 300
+    # A gated model: the token reaches TGI, the tgi engines (tokenizer) and the trainer (weights).
+    for name in ("tgi", "policy", "actre", "critic", "trainer"):
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "hf-token", name
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
@@ -727,6 +744,13 @@ def test_experiment_job_calls_the_rendered_controller_and_env(
     assert changed_args[changed_args.index("--request-id") + 1] != args["--request-id"]
     (same_job,) = of_kind(render(VALUE_SETS["tgi"]), "Job")
     assert same_job["metadata"]["name"] == job["metadata"]["name"]
+    # A new image tag (a `helm upgrade`) changes the Job's template, which is immutable: a new
+    # Job name, but the same request id, so the controller creates nothing new.
+    bumped = render({**VALUE_SETS["tgi"], "image": {"tag": "9.9.9"}})
+    (bumped_job,) = of_kind(bumped, "Job")
+    assert bumped_job["metadata"]["name"] != job["metadata"]["name"]
+    bumped_args = bumped_job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert bumped_args[bumped_args.index("--request-id") + 1] == args["--request-id"]
 
 
 def test_chart_paths_exist() -> None:
@@ -738,3 +762,9 @@ def test_chart_paths_exist() -> None:
         CHART / "files" / "create_experiment.py",
     ):
         assert Path(path).is_file(), path
+
+
+def test_an_openai_endpoint_is_the_server_root() -> None:
+    policy = {"engine": "openai", "endpoint": "http://vllm:8000", "model": "m"}
+    deployments = by_component(render({"services": {"policy": policy}}), "Deployment")
+    assert container_env(deployments["policy"])["A3T_POLICY_ENDPOINT"] == "http://vllm:8000"

@@ -146,6 +146,10 @@ ports, paths on the volumes, engine, device, peers), overridden by the service's
 {{- end }}
 {{- $_ := set $s "model" ($svc.model | default $root.Values.tgi.modelId) }}
 {{- $_ := set $s "endpoint" ($svc.endpoint | default (printf "http://%s" (include "a3t.componentName" (dict "root" $root "name" "tgi")))) }}
+{{- if not $svc.endpoint }}
+{{- /* Wait for the chart's TGI as long as its startup probe does (10 s per failure). */}}
+{{- $_ := set $s "engine_timeout_seconds" (max 300 (mul 10 $root.Values.tgi.startupFailureThreshold)) }}
+{{- end }}
 {{- else }}
 {{- if or (not $svc.endpoint) (not $svc.model) }}
 {{- fail (printf "services.%s: the %s engine needs services.%s.endpoint and services.%s.model" $name $engine $name $name) }}
@@ -232,6 +236,17 @@ affinity:
 {{/* Hash of the experiment (config + splits to generate): the Job's name suffix and request id. */}}
 {{- define "a3t.experimentHash" -}}
 {{- printf "%s\n%s" (toYaml .Values.experiment.config) (toYaml .Values.experiment.generate) | sha256sum }}
+{{- end }}
+
+{{/*
+Hash of everything in the experiment Job's template that is not the experiment itself (image and
+labels, which carry the chart version): a Job's template is immutable, so a `helm upgrade` that
+changes either must make a new Job (a new name), not patch the old one.
+*/}}
+{{- define "a3t.experimentJobHash" -}}
+{{- $ctx := dict "root" . "name" "experiment" }}
+{{- $controller := dict "root" . "name" "controller" }}
+{{- printf "%s\n%s\n%s" (include "a3t.experimentHash" .) (include "a3t.image" $controller) (include "a3t.labels" $ctx) | sha256sum }}
 {{- end }}
 
 {{/* "true" when a component is deployed: actre and critic have `enabled`; the others always are. */}}

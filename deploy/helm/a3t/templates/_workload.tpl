@@ -79,8 +79,9 @@ spec:
               value: {{ printf "%s/models" $shared.mountPath }}
             - name: HF_HOME
               value: {{ printf "%s/huggingface" $shared.mountPath }}
-            {{- if and $root.Values.tgi.hfTokenSecret.name (include "a3t.isModelService" .) }}
-            # The tgi engine loads the model's tokenizer (chat template) from the hub too.
+            {{- if $root.Values.tgi.hfTokenSecret.name }}
+            # Gated models: the tgi engine loads the tokenizer (chat template) from the hub, and
+            # the trainer loads the base model's weights from it.
             - name: HF_TOKEN
               valueFrom:
                 secretKeyRef:
