@@ -55,6 +55,10 @@ LOCAL_DEFAULTS = {
     "learning_rate": 1e-3,
     "concurrency": 4,
 }
+# Tokens the policy may write per step, by env: a thought line and an action. ALFWorld's fit in
+# 40 (more only buys run-on text on a CPU); WebShop's searches are longer: at 40, 5 of 8 base
+# SmolLM2 searches on held-out goals were cut before their closing `]` (measured 2026-12-02).
+LOCAL_POLICY_TOKENS = {"alfworld": 40, "webshop": 64, "apibank": 96}
 # The profile's per-env part (an env not listed here runs with its plugin's defaults).
 LOCAL_ENV_DEFAULTS = {
     "alfworld": {"max_steps": 10, "explore_attempts": 4},
@@ -108,10 +112,10 @@ async def _start_services(
     # One torch thread per model service: policy and ActRe decode at the same time during
     # exploration, and more threads than free cores is 10-30x slower (NOTES.md).
     model = ["--model", config.base_model, "--threads", "1"]
+    policy_tokens = args.policy_max_new_tokens or LOCAL_POLICY_TOKENS.get(config.env, 64)
     specs = {
         "env": [*env_args, "--workers", str(args.env_workers)],
-        # A thought line and an action fit in 40 tokens; more only buys run-on text on a CPU.
-        "policy": [*model, "--max-new-tokens", str(args.policy_max_new_tokens)],
+        "policy": [*model, "--max-new-tokens", str(policy_tokens)],
         # Small optimizer steps: a make-run pool is a few thousand tokens, and one step per
         # epoch (the trainer's 8192-token default) barely moves a LoRA in 3 epochs.
         # Phases run one after another, so while the trainer trains nothing else computes: it
@@ -254,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--train-count", type=int, default=16)
     run.add_argument("--eval-count", type=int, default=8)
-    run.add_argument("--policy-max-new-tokens", type=int, default=40)
+    run.add_argument(
+        "--policy-max-new-tokens",
+        type=int,
+        help="tokens per policy step (default by env: ALFWorld 40, WebShop 64, API-Bank 96)",
+    )
     run.add_argument("--actre-max-new-tokens", type=int, default=32)
     run.add_argument("--experiment", help="YAML of ExperimentConfig fields")
     run.add_argument(
