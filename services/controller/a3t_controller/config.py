@@ -16,7 +16,8 @@ from a3t.envs import ENVIRONMENTS
 from a3t.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-SELECTORS = ("env", "critic", "hybrid")
+# a3t_controller.select: env, critic and both (hybrid); oracle and random measure the critic.
+SELECTORS = ("env", "critic", "hybrid", "oracle", "random")
 # Fields whose default is the env plugin's (a3t.envs.<env>.SPEC.defaults): from_dict fills each
 # from the experiment's env unless the config sets it.
 ENV_DEFAULTED = (

@@ -21,6 +21,10 @@ def _minutes(stats: dict, prefix: str) -> str:
     return f"{sum(seconds) / 60:.1f}" if seconds else "-"
 
 
+def _auc(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _score(store: Store, experiment_id: str, round_: int | str) -> str:
     """Mean reward x 100 of a round's evaluation episodes (WebShop's "score")."""
     evals = store.trajectories(experiment_id, BASE_ROUND if round_ == "base" else round_, "eval")
@@ -32,6 +36,8 @@ def markdown_report(store: Store, experiment_id: str) -> str:
     rows = report_rows(store, experiment_id)
     types = sorted({t for r in rows if r["eval"] for t in r["eval"]["by_type"]})
     curriculum = any("train_level" in r["stats"] for r in rows)
+    # The critic against the env check (a3t_controller.select.agreement), where the critic scored.
+    agreement = any("critic_auc" in r["stats"] for r in rows)
     spec = ENVIRONMENTS.get(exp.config.get("env", ""))
     scored = spec is not None and spec.mean_score
     head = [
@@ -42,6 +48,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         "explore solved",
         "selected",
         "pool",
+        *(["critic precision", "critic recall", "critic AUC"] if agreement else []),
         "eval success",
         *(["eval score"] if scored else []),
         "cumulative",
@@ -71,6 +78,15 @@ def markdown_report(store: Store, experiment_id: str) -> str:
             explore,
             str(s.get("selected", "-")),
             str(s.get("pool_size", "-")),
+            *(
+                [
+                    _pct(s.get("critic_precision")),
+                    _pct(s.get("critic_recall")),
+                    _auc(s.get("critic_auc")),
+                ]
+                if agreement
+                else []
+            ),
             _pct(ev["success_rate"]) if ev else "-",
             *([_score(store, experiment_id, r["round"]) if ev else "-"] if scored else []),
             _pct(ev["cumulative_success_rate"]) if ev else "-",

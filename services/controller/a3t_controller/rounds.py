@@ -393,7 +393,7 @@ class RoundRunner:
             for i, cand in enumerate(candidates):
                 scores[cand.trajectory_id], _ = await self._svc.critic.score(cand.trajectory)
                 self._emit(exp, round_, "select", i + 1, len(candidates), "critic scoring")
-        decisions, stats = select(candidates, config, scores)
+        decisions, stats = select(candidates, config, scores, round_)
         # Rationales are asked only now, for what will be trained on (episode.py): a kept
         # trajectory's pending sampled steps get theirs before the selection is recorded, so a
         # restart finds each either explained and stored, or still pending.

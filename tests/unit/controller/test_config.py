@@ -45,3 +45,8 @@ def test_wrong_types_are_all_reported_by_name():
 def test_unknown_keys_are_refused():
     with pytest.raises(ConfigError, match=r"unknown experiment config keys \['epoch'\]"):
         ExperimentConfig.from_dict({"epoch": 3})
+
+
+def test_unknown_selector_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"selector must be one of .*'oracle', 'random'.*'best'"):
+        ExperimentConfig.from_dict({"selector": "best"})

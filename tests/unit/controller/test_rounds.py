@@ -18,7 +18,7 @@ from tests.unit.controller.fakes import (
 )
 
 
-def make(tmp_path, on_progress=None, cpu_clock=None, **overrides):
+def make(tmp_path, on_progress=None, cpu_clock=None, with_critic=True, **overrides):
     env = FakeEnv({"train": tasks("train", 6), "eval": tasks("eval", 4, start=10)})
     policy, actre, trainer = FakePolicy(), FakeActRe(), FakeTrainer()
     services = Services(
@@ -29,7 +29,7 @@ def make(tmp_path, on_progress=None, cpu_clock=None, **overrides):
         actre=actre,
         actre_adapters=None,
         trainer=trainer,
-        critic=FakeCritic(),
+        critic=FakeCritic() if with_critic else None,
     )
     store = Store(tmp_path / "a3t.sqlite")
     fields = dict(
@@ -234,6 +234,45 @@ async def test_critic_and_hybrid_selection(tmp_path):
     stats = store.round(exp.experiment_id, 0)["stats"]
     assert stats["critic_env_agreement"] > 0
     assert {s["selector"] for s in store.selections(exp.experiment_id, 0)} == {"env", "critic"}
+
+
+@pytest.mark.parametrize("selector", ["oracle", "random"])
+async def test_oracle_and_random_select_without_a_critic(tmp_path, selector):
+    store, runner, exp, *_ = make(
+        tmp_path,
+        with_critic=False,
+        selector=selector,
+        rounds=1,
+        critic_top_fraction=1.0,
+        critic_per_task_cap=1,
+    )
+    await runner.run(exp.experiment_id)
+    rows = store.selections(exp.experiment_id, 0)
+    explored = {t.trajectory_id: t for t in store.trajectories(exp.experiment_id, 0, "explore")}
+    assert {r["selector"] for r in rows} == {selector} and len(rows) == len(explored) == 36
+    kept = [explored[r["trajectory_id"]] for r in rows if r["kept"]]
+    stats = store.round(exp.experiment_id, 0)["stats"]
+    # 6 failed tasks x 6 attempts, all eligible ranks in the top fraction, 1 per task: the oracle
+    # keeps one win of each task exploration solved, random one trajectory of each task.
+    expected = stats["explore_solved"] if selector == "oracle" else 6
+    assert stats[f"kept_{selector}"] == len(kept) == stats["selected"] == expected
+    assert len({t.task_id for t in kept}) == expected
+    assert [t.won for t in kept] == [True] * expected or selector == "random"
+    assert "critic_auc" not in stats
+
+
+async def test_report_shows_the_critics_agreement_where_it_scored(tmp_path):
+    store, runner, exp, *_ = make(
+        tmp_path, selector="hybrid", rounds=1, critic_top_fraction=1.0, critic_per_task_cap=9
+    )
+    await runner.run(exp.experiment_id)
+    stats = store.round(exp.experiment_id, 0)["stats"]
+    # FakeCritic scores 9 a won and 2 a lost trajectory: it keeps exactly the won ones.
+    assert (stats["critic_precision"], stats["critic_recall"], stats["critic_auc"]) == (1, 1, 1)
+    lines = markdown_report(store, exp.experiment_id).splitlines()
+    assert "| pool | critic precision | critic recall | critic AUC | eval success |" in lines[2]
+    base, round_0 = lines[4], lines[5]
+    assert "| - | - | - |" in base and "| 100.0% | 100.0% | 1.00 |" in round_0
 
 
 def test_held_out_tasks_never_trained_on():
