@@ -18,15 +18,17 @@ from a3t.errors import ConfigError
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # a3t_controller.select: env, critic and both (hybrid); oracle and random measure the critic.
 SELECTORS = ("env", "critic", "hybrid", "oracle", "random")
-# Fields whose default is the env plugin's (a3t.envs.<env>.SPEC.defaults): from_dict fills each
-# from the experiment's env unless the config sets it.
-ENV_DEFAULTED = (
-    "max_steps",
-    "explore_attempts",
-    "stop_at_first_success",
-    "explore_skip_verbs",
-    "explore_only_prefixes",
-)
+# Fields whose default is the env plugin's (a3t.envs.<env>.SPEC.defaults), each with the
+# EnvDefaults field it comes from: from_dict fills each from the experiment's env unless the
+# config sets it.
+ENV_DEFAULTED = {
+    "max_steps": "max_steps",
+    "explore_attempts": "explore_attempts",
+    "stop_at_first_success": "stop_at_first_success",
+    "explore_skip_verbs": "explore_skip_verbs",
+    "explore_only_prefixes": "explore_only_prefixes",
+    "use_actre": "explore_with_actre",
+}
 # Difficulty levels of the env's game generator (a3t.envs.alfworld.gen.LEVELS), easiest first.
 GENERATED_LEVELS = (1, 2, 3, 4)
 MAX_GENERATED = 10_000  # games per GenerateTasks call, as the env proto documents
@@ -96,7 +98,9 @@ class ExperimentConfig:
     critic_top_fraction: float = 0.5
     critic_per_task_cap: int = 2
     # --- ablations and baselines
-    use_actre: bool = True  # False: no-ActRe baseline, exploration by temperature sampling
+    # False: exploration by temperature sampling, no ActRe (the no-ActRe baseline; API-Bank's
+    # default, whose actions cannot be enumerated). Env default (EnvDefaults.explore_with_actre).
+    use_actre: bool = True
     self_actre: bool = False  # the policy model answers the ActRe prompt (recorded only)
     sft_only: bool = False  # positives only, no negative term
     real_valued_reward: bool = False  # mean-baseline weights from real rewards, not binarised
@@ -242,8 +246,8 @@ class ExperimentConfig:
             raise ConfigError(found)
         spec = ENVIRONMENTS.get(values.get("env", cls.env))
         if spec is not None:
-            for name in ENV_DEFAULTED:
-                values.setdefault(name, getattr(spec.defaults, name))
+            for name, default in ENV_DEFAULTED.items():
+                values.setdefault(name, getattr(spec.defaults, default))
         config = cls(**values)
         if found := config.problems():
             raise ConfigError(found)

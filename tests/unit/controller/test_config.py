@@ -47,6 +47,16 @@ def test_unknown_keys_are_refused():
         ExperimentConfig.from_dict({"epoch": 3})
 
 
+def test_use_actre_defaults_to_the_envs_way_of_exploring():
+    # API-Bank's requests cannot be enumerated: it explores by temperature, ALFWorld with ActRe.
+    assert ExperimentConfig.from_dict({"env": "apibank"}).use_actre is False
+    assert ExperimentConfig.from_dict({"env": "alfworld"}).use_actre is True
+    assert ExperimentConfig.from_dict({}).use_actre is True  # the default env, alfworld
+    # A config that sets it wins either way.
+    assert ExperimentConfig.from_dict({"env": "apibank", "use_actre": True}).use_actre is True
+    assert ExperimentConfig.from_dict({"env": "alfworld", "use_actre": False}).use_actre is False
+
+
 def test_unknown_selector_is_refused_by_name():
     with pytest.raises(ConfigError, match=r"selector must be one of .*'oracle', 'random'.*'best'"):
         ExperimentConfig.from_dict({"selector": "best"})

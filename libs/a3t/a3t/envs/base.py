@@ -167,6 +167,10 @@ class EnvDefaults:
     # When set, exploration samples only actions starting with one of these (WebShop: clicks,
     # never a random search text); all admissible actions when none match.
     explore_only_prefixes: tuple[str, ...] = ()
+    # Explore with sampled admissible actions explained by ActRe (A3T). False: the policy's own
+    # samples at a temperature, for envs whose actions cannot be enumerated (API-Bank's
+    # requests): the experiment's use_actre default.
+    explore_with_actre: bool = True
 
 
 @dataclass(frozen=True)
