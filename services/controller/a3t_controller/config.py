@@ -18,6 +18,9 @@ from a3t.errors import ConfigError
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # a3t_controller.select: env, critic and both (hybrid); oracle and random measure the critic.
 SELECTORS = ("env", "critic", "hybrid", "oracle", "random")
+# Selectors of the critic loop (issue 12): they train with SFT on what they keep (the critic
+# paper's update) unless the config sets sft_only.
+SFT_SELECTORS = ("critic", "oracle", "random")
 # Fields whose default is the env plugin's (a3t.envs.<env>.SPEC.defaults), each with the
 # EnvDefaults field it comes from: from_dict fills each from the experiment's env unless the
 # config sets it.
@@ -102,7 +105,10 @@ class ExperimentConfig:
     # default, whose actions cannot be enumerated). Env default (EnvDefaults.explore_with_actre).
     use_actre: bool = True
     self_actre: bool = False  # the policy model answers the ActRe prompt (recorded only)
-    sft_only: bool = False  # positives only, no negative term
+    # Positives only, each with weight 1, no negative term. from_dict makes it True for the
+    # critic-loop selectors (SFT_SELECTORS: the critic paper trains SFT on what the critic
+    # keeps) unless the config sets it; sft_only: false there is the contrastive variant.
+    sft_only: bool = False
     real_valued_reward: bool = False  # mean-baseline weights from real rewards, not binarised
     # Scale each trajectory's weight by (its task's mean steps / its steps), so per task every
     # trajectory puts the same weight on each of its steps and the contrastive weights still sum
@@ -248,6 +254,8 @@ class ExperimentConfig:
         if spec is not None:
             for name, default in ENV_DEFAULTED.items():
                 values.setdefault(name, getattr(spec.defaults, default))
+        if values.get("selector", cls.selector) in SFT_SELECTORS:
+            values.setdefault("sft_only", True)
         config = cls(**values)
         if found := config.problems():
             raise ConfigError(found)

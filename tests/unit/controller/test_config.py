@@ -4,7 +4,7 @@ import pytest
 
 from a3t.errors import ConfigError
 from a3t_controller.cli import _parse_set
-from a3t_controller.config import ExperimentConfig
+from a3t_controller.config import SELECTORS, ExperimentConfig
 
 
 def test_values_take_the_field_types():
@@ -55,6 +55,20 @@ def test_use_actre_defaults_to_the_envs_way_of_exploring():
     # A config that sets it wins either way.
     assert ExperimentConfig.from_dict({"env": "apibank", "use_actre": True}).use_actre is True
     assert ExperimentConfig.from_dict({"env": "alfworld", "use_actre": False}).use_actre is False
+
+
+def test_critic_loop_selectors_train_sft_unless_told_otherwise():
+    sft = {s: ExperimentConfig.from_dict({"selector": s}).sft_only for s in SELECTORS}
+    assert sft == {
+        "env": False,
+        "critic": True,
+        "hybrid": False,
+        "oracle": True,
+        "random": True,
+    }
+    # sft_only: false keeps the contrastive variant; env selection can still ask for SFT.
+    assert ExperimentConfig.from_dict({"selector": "critic", "sft_only": False}).sft_only is False
+    assert ExperimentConfig.from_dict({"selector": "env", "sft_only": True}).sft_only is True
 
 
 def test_unknown_selector_is_refused_by_name():
