@@ -35,6 +35,8 @@ _SELECTORS = {
     pb.SELECTOR_ENV: "env",
     pb.SELECTOR_CRITIC: "critic",
     pb.SELECTOR_HYBRID: "hybrid",
+    pb.SELECTOR_ORACLE: "oracle",
+    pb.SELECTOR_RANDOM: "random",
 }
 _FINAL = {"succeeded", "failed", "cancelled"}
 

@@ -10,8 +10,9 @@ from a3t.controller.v1 import controller_pb2 as pb
 from a3t.controller.v1 import controller_pb2_grpc
 from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, start_server
+from a3t_controller.config import SELECTORS
 from a3t_controller.rounds import Services
-from a3t_controller.server import ControllerServicer
+from a3t_controller.server import ControllerServicer, config_from_spec
 from a3t_controller.store import Store
 from tests.unit.controller.fakes import (
     FakeActRe,
@@ -133,3 +134,19 @@ async def test_cancel(stub):
     got = await stub.CancelExperiment(pb.CancelExperimentRequest(experiment_id=exp.experiment_id))
     # The fake env is slow enough that three rounds cannot finish before the cancel lands.
     assert got.state == pb.EXPERIMENT_STATE_CANCELLED
+
+
+def test_every_selector_of_the_proto_maps_to_the_config():
+    chosen = {
+        pb.Selector.Name(value): config_from_spec(pb.ExperimentSpec(selector=value)).selector
+        for value in pb.Selector.values()
+    }
+    assert chosen == {
+        "SELECTOR_UNSPECIFIED": "env",
+        "SELECTOR_ENV": "env",
+        "SELECTOR_CRITIC": "critic",
+        "SELECTOR_HYBRID": "hybrid",
+        "SELECTOR_ORACLE": "oracle",
+        "SELECTOR_RANDOM": "random",
+    }
+    assert set(chosen.values()) == set(SELECTORS)

@@ -34,6 +34,8 @@ class Selector(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SELECTOR_ENV: _ClassVar[Selector]
     SELECTOR_CRITIC: _ClassVar[Selector]
     SELECTOR_HYBRID: _ClassVar[Selector]
+    SELECTOR_ORACLE: _ClassVar[Selector]
+    SELECTOR_RANDOM: _ClassVar[Selector]
 EXPERIMENT_STATE_UNSPECIFIED: ExperimentState
 EXPERIMENT_STATE_PENDING: ExperimentState
 EXPERIMENT_STATE_RUNNING: ExperimentState
@@ -53,6 +55,8 @@ SELECTOR_UNSPECIFIED: Selector
 SELECTOR_ENV: Selector
 SELECTOR_CRITIC: Selector
 SELECTOR_HYBRID: Selector
+SELECTOR_ORACLE: Selector
+SELECTOR_RANDOM: Selector
 
 class ExperimentSpec(_message.Message):
     __slots__ = ("name", "env", "train_split", "eval_split", "rounds", "explore_attempts", "explore_probability", "max_positives_per_task", "selector", "max_steps", "max_train_tasks", "max_eval_tasks", "config_yaml")
