@@ -30,6 +30,7 @@ ENV_DEFAULTED = {
     "stop_at_first_success": "stop_at_first_success",
     "explore_skip_verbs": "explore_skip_verbs",
     "explore_only_prefixes": "explore_only_prefixes",
+    "explore_probability": "explore_probability",
     "use_actre": "explore_with_actre",
 }
 # Difficulty levels of the env's game generator (a3t.envs.alfworld.gen.LEVELS), easiest first.

@@ -57,6 +57,14 @@ def test_use_actre_defaults_to_the_envs_way_of_exploring():
     assert ExperimentConfig.from_dict({"env": "alfworld", "use_actre": False}).use_actre is False
 
 
+def test_explore_probability_defaults_to_the_envs():
+    # API-Bank's K attempts are temperature samples at every step; ALFWorld keeps the paper's 0.1.
+    assert ExperimentConfig.from_dict({"env": "apibank"}).explore_probability == (1.0,)
+    assert ExperimentConfig.from_dict({"env": "alfworld"}).explore_probability == (0.1,)
+    given = {"env": "apibank", "explore_probability": [0.5]}
+    assert ExperimentConfig.from_dict(given).explore_probability == (0.5,)
+
+
 def test_critic_loop_selectors_train_sft_unless_told_otherwise():
     sft = {s: ExperimentConfig.from_dict({"selector": s}).sft_only for s in SELECTORS}
     assert sft == {

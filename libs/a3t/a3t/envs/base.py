@@ -165,8 +165,10 @@ class EnvDefaults:
     # First words of actions uniform exploration never samples (commands that change nothing).
     explore_skip_verbs: tuple[str, ...] = ()
     # When set, exploration samples only actions starting with one of these (WebShop: clicks,
-    # never a random search text); all admissible actions when none match.
+    # never a random search text); where none matches, the policy acts.
     explore_only_prefixes: tuple[str, ...] = ()
+    # p, the probability that a step is explored, per round (the last value holds after).
+    explore_probability: tuple[float, ...] = (0.1,)
     # Explore with sampled admissible actions explained by ActRe (A3T). False: the policy's own
     # samples at a temperature, for envs whose actions cannot be enumerated (API-Bank's
     # requests): the experiment's use_actre default.

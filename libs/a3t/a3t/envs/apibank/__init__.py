@@ -20,8 +20,10 @@ SPEC = EnvSpec(
         max_steps=3,  # one request ends an episode; two more tries after refused requests
         explore_attempts=8,  # K sampled attempts per item (the critic loop, issue 12)
         stop_at_first_success=False,
-        # Requests cannot be enumerated: exploration samples the policy at a temperature.
+        # Requests cannot be enumerated: exploration samples the policy at a temperature, at
+        # every step, so the K attempts differ (the critic paper's K sampled attempts).
         explore_with_actre=False,
+        explore_probability=(1.0,),
     ),
     max_action_chars=2048,  # requests carry lists (attendees, health data) and long texts
 )
