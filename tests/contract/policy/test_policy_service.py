@@ -129,8 +129,12 @@ async def test_act_errors(policy) -> None:
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "initial_observation" in details
     code, details = await rpc_error(stub.Act(act_request(adapter="r9"), timeout=30))
     assert code == grpc.StatusCode.NOT_FOUND and "r9" in details
-    code, details = await rpc_error(stub.Act(act_request(ground_actions=True), timeout=30))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "admissible_actions" in details
+    unknown = task_to_pb(Task(env="textcraft", task_id="x"))
+    code, details = await rpc_error(stub.Act(act_request(task=unknown), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "'textcraft' is not a registered" in details
+    # Grounding with no admissible list (an env that takes free text there) keeps the text.
+    free = await stub.Act(act_request(ground_actions=True), timeout=30)
+    assert free.source == pb.STEP_SOURCE_POLICY and free.replaced_action == ""
     bad = pb.GenerationParams(temperature=-1)
     code, details = await rpc_error(stub.Act(act_request(params=bad), timeout=30))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "temperature" in details

@@ -114,9 +114,10 @@ async def test_two_rounds_persist_everything(tmp_path):
     for ws in round1:
         longest = max((n for w, n in ws if w > 0), default=0)
         assert all(n <= longest for w, n in ws if w < 0)
-    # The failures ran to the step limit (6), every success was shorter: all were cut.
-    negatives = sum(w < 0 for ws in round1 for w, _ in ws)
-    assert store.round(eid, 1)["stats"]["negatives_truncated"] == negatives > 0
+    # The failures ran to the step limit (6): each was cut unless its task's longest success
+    # took 6 steps too (exploration draws are seeded by the experiment's id, so that varies).
+    cut = sum(1 for ws in round1 for w, _ in ws if w < 0 and max(n for v, n in ws if v > 0) < 6)
+    assert store.round(eid, 1)["stats"]["negatives_truncated"] == cut > 0
     assert all(t.task.split == "train" for _, t in pool)
     # Round 1 used round 0's adapter; it solves even tasks directly (+1 each) .
     r1 = store.round(eid, 1)
