@@ -7,6 +7,12 @@ A message names the field that was wrong and how to fix it, e.g.
 from __future__ import annotations
 
 
+def quote(text: str, limit: int = 80) -> str:
+    """Client text for an error message: its repr, cut to `limit` characters with the length
+    said, so that a huge field cannot make a status message too large to send."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 class A3tError(Exception):
     """Base of every a3t error. Maps to INTERNAL unless a subclass says otherwise."""
 

@@ -18,18 +18,19 @@ from typing import Protocol
 
 from a3t.envs import env_spec
 from a3t.envs.base import Environment, GameState, TaskRecord, check_split_name
-from a3t.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted
+from a3t.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+    ResourceExhausted,
+    quote,
+)
 from a3t.trajectory import Task
 from a3t_env import metrics
 from a3t_env.config import EnvSettings
 
 log = logging.getLogger(__name__)
-
-
-def _quote(text: str, limit: int = 80) -> str:
-    """Client text for an error message: at most `limit` characters and the length, so a huge
-    field cannot make the status message too big to send."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 class GameRunner(Protocol):
@@ -103,7 +104,7 @@ class EnvCore:
         """The engine of a served env (built on first use: importing one can take a second)."""
         if env not in self._settings.envs:
             raise InvalidArgument(
-                f"env {_quote(env)} is not served here; this env service serves "
+                f"env {quote(env)} is not served here; this env service serves "
                 f"{', '.join(self._settings.envs)}"
             )
         if env not in self._envs:
@@ -132,9 +133,7 @@ class EnvCore:
         except ValueError:
             start = -1
         if not 0 <= start <= len(games):
-            raise InvalidArgument(
-                f"page_token {_quote(page_token)} is not one this server returned"
-            )
+            raise InvalidArgument(f"page_token {quote(page_token)} is not one this server returned")
         end = len(games) if page_size == 0 else min(len(games), start + page_size)
         token = str(end) if end < len(games) else ""
         return TaskPage([_task(env, g) for g in games[start:end]], token, len(games))
@@ -153,7 +152,7 @@ class EnvCore:
             if game.task_id == task_id:
                 return game
         raise NotFound(
-            f"task {_quote(task_id or '')} is not in split {split!r}; ListTasks shows its tasks"
+            f"task {quote(task_id or '')} is not in split {split!r}; ListTasks shows its tasks"
         )
 
     # --- sessions
@@ -202,7 +201,7 @@ class EnvCore:
         session = self._sessions.get(session_id)
         if session is None:
             raise NotFound(
-                f"session {_quote(session_id)} does not exist or expired (idle TTL "
+                f"session {quote(session_id)} does not exist or expired (idle TTL "
                 f"{self._settings.session_ttl_seconds:.0f}s); create a new one"
             )
         return session

@@ -11,12 +11,8 @@ from grpc import aio
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
 from a3t.envs.alfworld.engine import TASK_TYPES, discover_games
-from a3t.rpc.client import channel
-from a3t.rpc.server import Registration, start_server
 from a3t_env.config import EnvSettings
-from a3t_env.core import EnvCore
-from a3t_env.pool import GamePool
-from a3t_env.server import EnvServicer
+from tests.contract.env.server import serving_env
 
 SPLIT = "valid_seen"
 
@@ -30,26 +26,8 @@ def sample_games(data_root, split=SPLIT):
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env_stub(alfworld_data):
     settings = EnvSettings(env_data_roots=(f"alfworld={alfworld_data}",), workers=1, max_sessions=4)
-    pool = GamePool(1, {env: settings.env_root(env) for env in settings.envs}, cache_size=4)
-    await pool.start()
-    core = EnvCore(settings, pool)
-    running = await start_server(
-        "env",
-        [
-            Registration(
-                env_pb2_grpc.add_EnvServiceServicer_to_server,
-                EnvServicer(core),
-                "a3t.env.v1.EnvService",
-            )
-        ],
-        metrics_port=0,
-    )
-    await running.set_serving(True)
-    async with channel(f"127.0.0.1:{running.port}") as chan:
+    async with serving_env(settings, cache_size=4, metrics_port=0) as (chan, running):
         yield env_pb2_grpc.EnvServiceStub(chan), running
-    await core.close_all()
-    await running.server.stop(0)
-    await pool.shutdown()
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -18,8 +18,6 @@ from grpc import aio
 from a3t.env.v1 import env_pb2, env_pb2_grpc
 from a3t.envs import ENVIRONMENTS
 from a3t.prompts import actre_messages, policy_messages
-from a3t.rpc.client import channel
-from a3t.rpc.server import Registration, start_server
 from a3t.trajectory import TokenUsage
 from a3t_controller.clients import GrpcEnv
 from a3t_controller.config import ExperimentConfig
@@ -27,9 +25,7 @@ from a3t_controller.episode import PolicyAnswer
 from a3t_controller.rounds import RoundRunner, Services
 from a3t_controller.store import Store
 from a3t_env.config import EnvSettings
-from a3t_env.core import EnvCore
-from a3t_env.pool import GamePool
-from a3t_env.server import EnvServicer
+from tests.contract.env.server import serving_env
 from tests.example_env import SPEC
 from tests.unit.controller.fakes import FakeActRe, FakeTrainer
 
@@ -42,25 +38,8 @@ async def env_channel(monkeypatch, tmp_path):
     settings = EnvSettings(envs=("numberline",), data_root=tmp_path, workers=0)
     assert settings.problems() == []
     # workers=0 plays in this process, where the registry line above holds.
-    pool = GamePool(0, {"numberline": settings.env_root("numberline")})
-    await pool.start()
-    core = EnvCore(settings, pool)
-    running = await start_server(
-        "env",
-        [
-            Registration(
-                env_pb2_grpc.add_EnvServiceServicer_to_server,
-                EnvServicer(core),
-                "a3t.env.v1.EnvService",
-            )
-        ],
-        metrics_port=None,
-    )
-    async with channel(f"127.0.0.1:{running.port}") as chan:
+    async with serving_env(settings) as (chan, _):
         yield chan
-    await core.close_all()
-    await running.server.stop(0)
-    await pool.shutdown()
 
 
 async def _code(coro) -> tuple[grpc.StatusCode, str]:

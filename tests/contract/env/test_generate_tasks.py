@@ -9,36 +9,15 @@ from grpc import aio
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
 from a3t.envs.alfworld.engine import discover_games
-from a3t.rpc.client import channel
-from a3t.rpc.server import Registration, start_server
 from a3t_env.config import EnvSettings
-from a3t_env.core import EnvCore
-from a3t_env.pool import GamePool
-from a3t_env.server import EnvServicer
+from tests.contract.env.server import serving_env
 
 
 @pytest.fixture
 async def stub(tmp_path):
     settings = EnvSettings(data_root=tmp_path, workers=1)
-    pool = GamePool(1, {env: settings.env_root(env) for env in settings.envs}, cache_size=2)
-    await pool.start()
-    core = EnvCore(settings, pool)
-    running = await start_server(
-        "env",
-        [
-            Registration(
-                env_pb2_grpc.add_EnvServiceServicer_to_server,
-                EnvServicer(core),
-                "a3t.env.v1.EnvService",
-            )
-        ],
-        metrics_port=None,
-    )
-    async with channel(f"127.0.0.1:{running.port}") as chan:
+    async with serving_env(settings, cache_size=2) as (chan, _):
         yield env_pb2_grpc.EnvServiceStub(chan), settings.env_root("alfworld")
-    await core.close_all()
-    await running.server.stop(0)
-    await pool.shutdown()
 
 
 def request(**kw):

@@ -23,12 +23,8 @@ from a3t.envs.webshop.catalog import Goal
 from a3t.envs.webshop.engine import WebShopEnvironment
 from a3t.envs.webshop.oracle import ScriptedShopper
 from a3t.envs.webshop.search import product_text
-from a3t.rpc.client import channel
-from a3t.rpc.server import Registration, start_server
 from a3t_env.config import EnvSettings
-from a3t_env.core import EnvCore
-from a3t_env.pool import GamePool
-from a3t_env.server import EnvServicer
+from tests.contract.env.server import serving_env
 
 SPLIT = "shop"
 GENERATE = {"env": "webshop", "split": SPLIT, "level": 1, "seed": 3, "count": 20}
@@ -53,27 +49,10 @@ async def shop(tmp_path_factory: pytest.TempPathFactory):
     """(stub, the webshop data root, the GenerateTasks response of the split every test uses)."""
     settings = EnvSettings(envs=("webshop",), data_root=tmp_path_factory.mktemp("envs"), workers=1)
     assert settings.problems() == []
-    pool = GamePool(1, {"webshop": settings.env_root("webshop")})
-    await pool.start()
-    core = EnvCore(settings, pool)
-    running = await start_server(
-        "env",
-        [
-            Registration(
-                env_pb2_grpc.add_EnvServiceServicer_to_server,
-                EnvServicer(core),
-                "a3t.env.v1.EnvService",
-            )
-        ],
-        metrics_port=None,
-    )
-    async with channel(f"127.0.0.1:{running.port}") as chan:
+    async with serving_env(settings) as (chan, _):
         stub = env_pb2_grpc.EnvServiceStub(chan)
         generated = await stub.GenerateTasks(env_pb2.GenerateTasksRequest(**GENERATE), timeout=60)
         yield stub, settings.env_root("webshop"), generated
-    await core.close_all()
-    await running.server.stop(0)
-    await pool.shutdown()
 
 
 # --- helpers ---------------------------------------------------------------------------------

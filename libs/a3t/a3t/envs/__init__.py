@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from a3t.envs import alfworld, apibank, webshop
 from a3t.envs.base import EnvSpec
-from a3t.errors import InvalidArgument
+from a3t.errors import InvalidArgument, quote
 
 ENVIRONMENTS: dict[str, EnvSpec] = {
     "alfworld": alfworld.SPEC,
@@ -25,9 +25,8 @@ def env_spec(name: str) -> EnvSpec:
     """The plugin registered as `name`; InvalidArgument naming the registered ones otherwise."""
     spec = ENVIRONMENTS.get(name)
     if spec is None:
-        shown = name if len(name) <= 64 else f"{name[:64]}... ({len(name)} characters)"
         raise InvalidArgument(
-            f"env {shown!r} is not a registered environment; registered: "
+            f"env {quote(name, 64)} is not a registered environment; registered: "
             f"{', '.join(sorted(ENVIRONMENTS))} (docs/environments.md says how to add one)"
         )
     return spec

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from a3t.errors import InvalidArgument
+from a3t.errors import InvalidArgument, quote
 from a3t.inference.base import ChatMessage
 
 # Split names become directory names: letters, digits, '_' and '-' only (\Z, not $: "x\n" is
@@ -29,9 +29,8 @@ SPLIT_NAME = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 def check_split_name(split: str) -> None:
     """InvalidArgument unless `split` is a plain name (never a path, never over 64 characters)."""
     if not SPLIT_NAME.match(split):
-        shown = split if len(split) <= 80 else f"{split[:80]}... ({len(split)} characters)"
         raise InvalidArgument(
-            f"split {shown!r} must be 1-64 letters, digits, '_' or '-' (it names a directory)"
+            f"split {quote(split)} must be 1-64 letters, digits, '_' or '-' (it names a directory)"
         )
 
 

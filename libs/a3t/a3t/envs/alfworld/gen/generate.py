@@ -23,7 +23,7 @@ from a3t.envs.alfworld.gen.levels import LEVELS
 from a3t.envs.alfworld.gen.pddl import render_problem
 from a3t.envs.alfworld.gen.scene import Scene, sample_scene
 from a3t.envs.base import SPLIT_NAME
-from a3t.errors import InvalidArgument
+from a3t.errors import InvalidArgument, quote
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +116,7 @@ def _check_arguments(
     """Validate everything at once; return the task types to rotate through."""
     problems = []
     if not isinstance(split, str) or not SPLIT_NAME.match(split):
-        shown = (
-            f"{split[:80]!r} ({len(split)} characters)" if isinstance(split, str) else repr(split)
-        )
+        shown = quote(split) if isinstance(split, str) else repr(split)
         problems.append(f"split must be 1-64 letters, digits, '_' or '-', got {shown}")
     level_ok = isinstance(level, int) and not isinstance(level, bool) and level in LEVELS
     if not level_ok:
