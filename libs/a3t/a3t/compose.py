@@ -11,7 +11,10 @@ Per task the controller has the policy's own attempt and the successes explorati
 rescale its weights by trajectory length (see there).
 
 The trainer reads what the controller writes: one JSON object per line,
-`{"weight": w, "trajectory": <Trajectory.to_dict()>}`. Pure logic, no torch and no grpc.
+`{"weight": w, "trajectory": <Trajectory.to_dict()>}`, or for general chat data mixed in (the
+critic paper's recipe, `chat_data_uri`) `{"weight": w, "chat": [{"role": r, "content": c}, ...]}`.
+A chat file a user gives holds one `{"messages": [...]}` object per line (the common SFT layout).
+Pure logic, no torch and no grpc.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from a3t.errors import InvalidArgument
+from a3t.inference.base import ROLES, ChatMessage
 from a3t.trajectory import Trajectory
 
 
@@ -40,6 +45,21 @@ class WeightedTrajectory:
             ensure_ascii=False,
             sort_keys=True,
         )
+
+
+@dataclass(frozen=True)
+class WeightedChat:
+    """A general chat example mixed into training: loss on its assistant turns, times `weight`."""
+
+    weight: float
+    messages: tuple[ChatMessage, ...]
+
+    def to_json(self) -> str:
+        chat = [{"role": m.role, "content": m.content} for m in self.messages]
+        return json.dumps({"weight": self.weight, "chat": chat}, ensure_ascii=False)
+
+
+DatasetItem = WeightedTrajectory | WeightedChat
 
 
 @dataclass(frozen=True)
@@ -121,18 +141,7 @@ def compose_weights(outcomes: Iterable[TaskOutcome]) -> list[WeightedTrajectory]
 # --- the dataset file
 
 
-def parse_line(line: str, where: str) -> WeightedTrajectory:
-    """One JSONL line -> WeightedTrajectory; else InvalidArgument naming `where` (file:line)."""
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{where}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or set(data) != {"weight", "trajectory"}:
-        got = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise InvalidArgument(
-            f'{where}: each line must be an object {{"weight": w, "trajectory": {{...}}}}; '
-            f"got {got}"
-        )
+def _weight(data: dict, where: str) -> float:
     weight = data["weight"]
     # bool is an int subclass; "weight": true is a mistake, not 1.0.
     if (
@@ -141,15 +150,60 @@ def parse_line(line: str, where: str) -> WeightedTrajectory:
         or not math.isfinite(weight)
     ):
         raise InvalidArgument(f"{where}: weight must be a finite number, got {weight!r}")
+    return float(weight)
+
+
+def parse_messages(raw: object, where: str) -> tuple[ChatMessage, ...]:
+    """A list of {"role", "content"} objects -> messages; at least one assistant turn (the
+    tokens a chat example trains on). Else InvalidArgument naming `where` and the message."""
+    if not isinstance(raw, list) or not raw:
+        raise InvalidArgument(f"{where}: messages must be a non-empty list of objects")
+    messages = []
+    for i, m in enumerate(raw):
+        if not isinstance(m, dict) or set(m) != {"role", "content"}:
+            got = sorted(m) if isinstance(m, dict) else type(m).__name__
+            raise InvalidArgument(
+                f'{where}: message {i} must be an object {{"role": r, "content": c}}; got {got}'
+            )
+        if m["role"] not in ROLES or not isinstance(m["content"], str):
+            raise InvalidArgument(
+                f"{where}: message {i}: role must be one of {ROLES} and content a string; got "
+                f"role {str(m['role'])[:20]!r}, content of type {type(m['content']).__name__}"
+            )
+        messages.append(ChatMessage(m["role"], m["content"]))
+    if not any(m.role == "assistant" for m in messages):
+        raise InvalidArgument(f"{where}: no assistant message, so nothing to train on")
+    return tuple(messages)
+
+
+def parse_line(line: str, where: str) -> DatasetItem:
+    """One JSONL line -> WeightedTrajectory or WeightedChat; else InvalidArgument naming `where`
+    (file:line)."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{where}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or set(data) not in (
+        {"weight", "trajectory"},
+        {"weight", "chat"},
+    ):
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise InvalidArgument(
+            f'{where}: each line must be an object {{"weight": w, "trajectory": {{...}}}} or '
+            f'{{"weight": w, "chat": [...]}}; got {got}'
+        )
+    weight = _weight(data, where)
+    if "chat" in data:
+        return WeightedChat(weight, parse_messages(data["chat"], where))
     try:
         trajectory = Trajectory.from_dict(data["trajectory"])
     except InvalidArgument as exc:
         raise InvalidArgument(f"{where}: {exc}") from exc
-    return WeightedTrajectory(float(weight), trajectory)
+    return WeightedTrajectory(weight, trajectory)
 
 
-def read_dataset(path: Path | str) -> list[WeightedTrajectory]:
-    """Reads a weighted-trajectory JSONL file. Blank lines are skipped; any bad line is an
+def read_dataset(path: Path | str) -> list[DatasetItem]:
+    """Reads a weighted-dataset JSONL file. Blank lines are skipped; any bad line is an
     InvalidArgument that names the file and line number."""
     path = Path(path)
     items = []
@@ -160,7 +214,7 @@ def read_dataset(path: Path | str) -> list[WeightedTrajectory]:
     return items
 
 
-def write_dataset(path: Path | str, items: Sequence[WeightedTrajectory]) -> Path:
+def write_dataset(path: Path | str, items: Sequence[DatasetItem]) -> Path:
     """Writes the JSONL atomically (temp file + rename), so a reader never sees half a dataset."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,3 +226,50 @@ def write_dataset(path: Path | str, items: Sequence[WeightedTrajectory]) -> Path
         os.fsync(out.fileno())
     os.replace(tmp, path)
     return path
+
+
+# --- general chat data (the critic paper mixes it into every round's training)
+
+
+def read_chat_file(path: Path | str) -> list[tuple[ChatMessage, ...]]:
+    """A user's chat JSONL, one `{"messages": [...]}` object per line (blank lines skipped).
+    A missing file, a bad line or an empty file is an InvalidArgument naming file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"chat_data_uri {path}: cannot read it ({exc})") from exc
+    chats = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"chat_data_uri {path}:{number}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(f"{where}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict) or "messages" not in data:
+            raise InvalidArgument(f'{where}: each line must be an object {{"messages": [...]}}')
+        chats.append(parse_messages(data["messages"], where))
+    if not chats:
+        raise InvalidArgument(f"chat_data_uri {path}: holds no chat")
+    return chats
+
+
+def mix_chats(
+    chats: Sequence[tuple[ChatMessage, ...]], n_items: int, ratio: float, seed: int
+) -> list[WeightedChat]:
+    """round(ratio x n_items) chat examples of weight 1 for a dataset of `n_items` trajectory
+    items: a seeded sample without replacement, cycling through the whole file again when more
+    are needed than it holds. The same seed draws the same chats (a resumed round writes the
+    same dataset)."""
+    count = round(ratio * n_items)
+    if count <= 0 or not chats:
+        return []
+    rng = random.Random(seed)
+    picked: list[tuple[ChatMessage, ...]] = []
+    while len(picked) < count:
+        order = list(chats)
+        rng.shuffle(order)
+        picked += order[: count - len(picked)]
+    return [WeightedChat(1.0, messages) for messages in picked]

@@ -142,6 +142,12 @@ class ExperimentConfig:
     quantize_4bit: bool = False
     include_observation_tokens: bool = False
     continue_from_previous_adapter: bool = False
+    # General chat data mixed into every round's training (the critic paper's recipe, so the
+    # model keeps its conversational skills): a JSONL of {"messages": [...]} objects on storage
+    # the controller reads, and how many chat examples per pool item (0.25: one chat example
+    # per four trajectories). Empty / 0 = none.
+    chat_data_uri: str = ""
+    chat_data_ratio: float = 0.0
     seed: int = 0
 
     def explore_probability_at(self, round_: int) -> float:
@@ -196,6 +202,10 @@ class ExperimentConfig:
             found.append("epochs_first_round and epochs_later_rounds must be >= 1")
         if self.learning_rate <= 0:
             found.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.chat_data_ratio <= 100:  # NaN fails both comparisons
+            found.append(f"chat_data_ratio must be in [0, 100], got {self.chat_data_ratio}")
+        if self.chat_data_ratio > 0 and not self.chat_data_uri:
+            found.append("chat_data_ratio > 0 needs chat_data_uri (a JSONL of chat messages)")
         for name in ("max_train_tasks", "max_eval_tasks"):
             if getattr(self, name) < 0:
                 found.append(f"{name} must be >= 0, got {getattr(self, name)}")

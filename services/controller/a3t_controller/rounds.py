@@ -23,7 +23,9 @@ from a3t.compose import (
     TaskOutcome,
     WeightedTrajectory,
     compose_task,
+    mix_chats,
     per_step,
+    read_chat_file,
     truncate_negatives,
     write_dataset,
 )
@@ -140,6 +142,8 @@ class RoundRunner:
         exp = row.experiment_id
         self._store.set_experiment(exp, state="running", error_message="")
         try:
+            if config.chat_data_ratio > 0:  # a bad chat file fails now, not after a round
+                read_chat_file(config.chat_data_uri)
             eval_tasks = await self._tasks(config.env, config.eval_split, config.max_eval_tasks)
             train_tasks: list[Task] = []  # a curriculum draws them per round, in _round
             if not config.curriculum_levels:
@@ -487,7 +491,15 @@ class RoundRunner:
                 "tasks"
             )
         round_dir.mkdir(parents=True, exist_ok=True)
-        write_dataset(dataset, [WeightedTrajectory(w, t) for w, t in pool])
+        chats = []
+        if config.chat_data_ratio > 0:  # seeded per round: a resumed round writes the same
+            chats = mix_chats(
+                read_chat_file(config.chat_data_uri),
+                len(pool),
+                config.chat_data_ratio,
+                config.seed + round_,
+            )
+        write_dataset(dataset, [*(WeightedTrajectory(w, t) for w, t in pool), *chats])
         previous = self._store.promoted_adapter(exp)
         request = TrainRequest(
             request_id=f"{exp}-round-{round_}",
@@ -510,7 +522,7 @@ class RoundRunner:
             state="running",
             dataset_uri=request.dataset_uri,
             output_uri=request.output_uri,
-            n_examples=len(pool),
+            n_examples=len(pool) + len(chats),
         )
 
         def progress(step: int, total: int, message: str) -> None:
@@ -524,7 +536,7 @@ class RoundRunner:
             state="succeeded",
             dataset_uri=request.dataset_uri,
             output_uri=result.adapter_uri,
-            n_examples=len(pool),
+            n_examples=len(pool) + len(chats),
             run_id=result.run_id,
             metrics=result.metrics,
         )
@@ -532,6 +544,7 @@ class RoundRunner:
         return {
             "adapter": request.adapter_name,
             "train_examples": len(pool),
+            "train_chat_examples": len(chats),
             **{f"train_{k}": v for k, v in result.metrics.items()},
         }
 

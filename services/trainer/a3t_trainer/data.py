@@ -7,7 +7,9 @@ acts on. The loss mask covers the agent tokens
 (assistant turns and the end-of-turn token that closes each); `include_observations` adds the
 observation turns' contents. Trajectories longer than `max_tokens` lose whole early steps (the
 task turn is kept), never the final ones; if the last step alone does not fit the example is an
-error that names the fix.
+error that names the fix. General chat examples mixed in (`WeightedChat`) train on their
+assistant turns; one longer than `max_tokens` keeps its first `max_tokens` tokens (a causal
+prefix is still a valid example).
 
 `plan_epoch` then lays an epoch out as optimizer steps. A task's trajectories (its successes
 and the policy's own failure, whose weights sum to zero) always share a step, so the gradients
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from a3t.compose import WeightedTrajectory
+from a3t.compose import DatasetItem, WeightedChat, WeightedTrajectory
 from a3t.errors import FailedPrecondition, InvalidArgument
 from a3t.inference.base import ChatMessage
 from a3t.inference.chat import render_text, render_with_spans, trajectory_messages
@@ -183,9 +185,18 @@ def build_example(
     return Example(tuple(ids), tuple(mask), item.weight, f"{task.env}/{task.task_id}", dropped)
 
 
+def build_chat_example(
+    tokenizer: PreTrainedTokenizerBase, item: WeightedChat, index: int, max_tokens: int
+) -> Example:
+    """One general chat example: loss on its assistant turns, cut to its first `max_tokens`
+    tokens. Each is its own group (`chat/<index>`): it has no contrastive partner."""
+    ids, mask = tokenize(tokenizer, item.messages)
+    return Example(tuple(ids[:max_tokens]), tuple(mask[:max_tokens]), item.weight, f"chat/{index}")
+
+
 def build_examples(
     tokenizer: PreTrainedTokenizerBase,
-    items: Sequence[WeightedTrajectory],
+    items: Sequence[DatasetItem],
     *,
     system_prompt: str = "",
     include_observations: bool = False,
@@ -193,16 +204,19 @@ def build_examples(
 ) -> list[Example]:
     """Every usable example: weight 0 or no loss tokens means no gradient, so they are left out."""
     examples = []
-    for item in items:
+    for index, item in enumerate(items):
         if item.weight == 0:
             continue
-        example = build_example(
-            tokenizer,
-            item,
-            system_prompt=system_prompt,
-            include_observations=include_observations,
-            max_tokens=max_tokens,
-        )
+        if isinstance(item, WeightedChat):
+            example = build_chat_example(tokenizer, item, index, max_tokens)
+        else:
+            example = build_example(
+                tokenizer,
+                item,
+                system_prompt=system_prompt,
+                include_observations=include_observations,
+                max_tokens=max_tokens,
+            )
         if example.loss_tokens:
             examples.append(example)
     truncated = sum(e.dropped_steps > 0 for e in examples)

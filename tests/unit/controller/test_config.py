@@ -82,3 +82,14 @@ def test_critic_loop_selectors_train_sft_unless_told_otherwise():
 def test_unknown_selector_is_refused_by_name():
     with pytest.raises(ConfigError, match=r"selector must be one of .*'oracle', 'random'.*'best'"):
         ExperimentConfig.from_dict({"selector": "best"})
+
+
+def test_chat_data_ratio_is_checked_and_needs_a_file():
+    with pytest.raises(ConfigError) as info:
+        ExperimentConfig.from_dict({"chat_data_ratio": 0.5})
+    assert "chat_data_ratio > 0 needs chat_data_uri" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        ExperimentConfig.from_dict({"chat_data_ratio": float("nan"), "chat_data_uri": "c.jsonl"})
+    assert "chat_data_ratio must be in [0, 100], got nan" in str(info.value)
+    ok = ExperimentConfig.from_dict({"chat_data_ratio": 0.25, "chat_data_uri": "c.jsonl"})
+    assert ok.chat_data_ratio == 0.25

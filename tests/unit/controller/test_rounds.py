@@ -1,9 +1,12 @@
 """The round loop end to end over fakes: persistence, selection, composition, held-out guard,
 evaluation, promotion, and resuming after a crash with nothing redone or lost."""
 
+import json
+
 import pytest
 
-from a3t.errors import FailedPrecondition
+from a3t.compose import WeightedChat, WeightedTrajectory, read_dataset
+from a3t.errors import FailedPrecondition, InvalidArgument
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.report import markdown_report
 from a3t_controller.rounds import BASE_ROUND, RoundRunner, Services, check_held_out
@@ -322,3 +325,29 @@ async def test_without_a_cpu_clock_only_wall_seconds_are_recorded(tmp_path):
     await runner.run(exp.experiment_id)
     stats = store.round(exp.experiment_id, 0)["stats"]
     assert "wall_s_train" in stats and not any(k.startswith("cpu_s_") for k in stats)
+
+
+async def test_chat_data_is_mixed_into_each_rounds_dataset(tmp_path):
+    chat = tmp_path / "chat.jsonl"
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    chat.write_text(json.dumps({"messages": messages}) + "\n")
+    store, runner, exp, *_, trainer = make(
+        tmp_path, rounds=1, chat_data_uri=str(chat), chat_data_ratio=0.5
+    )
+    await runner.run(exp.experiment_id)
+    items = read_dataset(trainer.requests[0].dataset_uri)
+    trajectories = [i for i in items if isinstance(i, WeightedTrajectory)]
+    chats = [i for i in items if isinstance(i, WeightedChat)]
+    assert trajectories and len(chats) == round(0.5 * len(trajectories))
+    assert chats[0].messages[1].content == "hello"
+    assert store.round(exp.experiment_id, 0)["stats"]["train_chat_examples"] == len(chats)
+
+
+async def test_a_bad_chat_file_fails_the_experiment_before_any_episode(tmp_path):
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text('{"messages": [{"role": "user", "content": "no answer"}]}\n')
+    store, runner, exp, *_ = make(tmp_path, chat_data_uri=str(chat), chat_data_ratio=0.5)
+    with pytest.raises(InvalidArgument, match=r"chat\.jsonl:1: no assistant message"):
+        await runner.run(exp.experiment_id)
+    assert store.experiment(exp.experiment_id).state == "failed"
+    assert store.trajectories(exp.experiment_id) == []

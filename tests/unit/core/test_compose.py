@@ -7,10 +7,13 @@ import pytest
 
 from a3t.compose import (
     TaskOutcome,
+    WeightedChat,
     WeightedTrajectory,
     compose_task,
     compose_weights,
+    mix_chats,
     per_step,
+    read_chat_file,
     read_dataset,
     truncate_negatives,
     write_dataset,
@@ -145,3 +148,75 @@ def test_truncate_negatives_cuts_a_failure_to_its_longest_success():
     assert truncate_negatives(items) == items
     assert truncate_negatives([WeightedTrajectory(1.0, own)]) == [WeightedTrajectory(1.0, own)]
     assert truncate_negatives([]) == []
+
+
+# --- general chat data mixed into training
+
+
+def _chat_file(tmp_path, n=3):
+    path = tmp_path / "chat.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": f"q{i}"},
+                    {"role": "assistant", "content": f"a{i}"},
+                ]
+            }
+        )
+        for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n\n")
+    return path
+
+
+def test_chat_examples_round_trip_through_the_dataset(tmp_path):
+    chats = read_chat_file(_chat_file(tmp_path))
+    assert [m.content for m in chats[1]] == ["q1", "a1"]
+    items = [WeightedTrajectory(1.0, _t("a", True)), WeightedChat(1.0, chats[0])]
+    path = write_dataset(tmp_path / "d.jsonl", items)
+    assert read_dataset(path) == items
+
+
+def test_mix_chats_draws_a_seeded_count_and_cycles_when_short(tmp_path):
+    chats = read_chat_file(_chat_file(tmp_path, n=3))
+    assert mix_chats(chats, n_items=8, ratio=0.25, seed=1) == mix_chats(chats, 8, 0.25, 1)
+    assert len(mix_chats(chats, 8, 0.25, 1)) == 2
+    assert mix_chats(chats, 8, 0.0, 1) == []
+    many = mix_chats(chats, 7, 1.0, 1)  # 7 wanted from a file of 3: every chat at least twice
+    assert len(many) == 7
+    assert {m.messages[0].content for m in many[:3]} == {"q0", "q1", "q2"}
+    assert all(m.weight == 1.0 for m in many)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "holds no chat"),
+        ("{not json\n", ":1: not valid JSON"),
+        ('{"text": "hi"}\n', ':1: each line must be an object {"messages": [...]}'),
+        ('{"messages": []}\n', ":1: messages must be a non-empty list"),
+        ('{"messages": [{"role": "bot", "content": "x"}]}\n', "role must be one of"),
+        ('{"messages": [{"role": "user", "content": 3}]}\n', "content of type int"),
+        ('{"messages": [{"role": "user", "content": "x"}]}\n', "no assistant message"),
+    ],
+)
+def test_bad_chat_files_name_the_file_and_line(tmp_path, content, message):
+    path = tmp_path / "chat.jsonl"
+    path.write_text(content)
+    with pytest.raises(InvalidArgument) as info:
+        read_chat_file(path)
+    assert f"chat_data_uri {path}" in str(info.value)
+    assert message in str(info.value)
+
+
+def test_a_missing_chat_file_is_named(tmp_path):
+    with pytest.raises(InvalidArgument, match="cannot read it"):
+        read_chat_file(tmp_path / "nope.jsonl")
+
+
+def test_a_chat_line_in_a_dataset_is_checked_too(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"weight": 1, "chat": [{"role": "user", "content": "x"}]}\n')
+    with pytest.raises(InvalidArgument, match=f"{path}:1: no assistant message"):
+        read_dataset(path)

@@ -5,8 +5,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from a3t.compose import WeightedTrajectory
+from a3t.compose import WeightedChat, WeightedTrajectory
 from a3t.errors import InvalidArgument
+from a3t.inference.base import ChatMessage
 from a3t.inference.chat import format_step
 from a3t.prompts import policy_system, trajectory_policy_messages
 from a3t.trajectory import Step
@@ -51,6 +52,28 @@ def test_mask_covers_exactly_the_agent_tokens(tiny_tokenizer):
     # Nothing follows the last agent token: the final observation cannot change any loss term.
     assert steps[-1].observation not in rest and example.loss_mask[-1]
     assert example.weight == 1.0 and example.dropped_steps == 0
+
+
+def test_a_chat_example_trains_on_its_assistant_turns_in_its_own_group(tiny_tokenizer):
+    chat = WeightedChat(
+        1.0,
+        (
+            ChatMessage("system", "Be brief."),
+            ChatMessage("user", "Capital of France?"),
+            ChatMessage("assistant", "Paris."),
+            ChatMessage("user", "And of Italy?"),
+            ChatMessage("assistant", "Rome."),
+        ),
+    )
+    examples = build_examples(tiny_tokenizer, [toy_items()[0], chat])
+    assert len(examples) == 2
+    assert masked_runs(tiny_tokenizer, examples[1]) == ["Paris." + EOT, "Rome." + EOT]
+    assert examples[1].group == "chat/1" and examples[1].weight == 1.0
+    # Longer than max_tokens: its first max_tokens tokens, a causal prefix.
+    full = examples[1].input_ids
+    cut = build_examples(tiny_tokenizer, [chat], max_tokens=len(full) - 3)[0]
+    assert cut.input_ids == full[: len(full) - 3]
+    assert cut.loss_mask == examples[1].loss_mask[: len(full) - 3]
 
 
 def test_include_observations_adds_the_observation_turns(tiny_tokenizer):
