@@ -3,11 +3,14 @@ package, the model cache honours its env var, and "smollm2" is an alias of the h
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from a3t.errors import NotFound
+from a3t.inference import models
 from a3t.inference.models import (
     SMOLLM2,
     canonical_model_name,
@@ -49,3 +52,23 @@ def test_cache_dir_and_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert canonical_model_name("smollm2") == canonical_model_name(SMOLLM2) == SMOLLM2
     assert canonical_model_name("/some/dir") == "/some/dir"
     assert resolve_checkpoint("/some/dir") == "/some/dir"
+
+
+def test_services_starting_together_convert_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Policy, ActRe and critic start at once on a fresh machine: one converts, the others wait
+    for it and load its checkpoint (before the lock, a late converter deleted the directory
+    another service was loading)."""
+    calls = []
+
+    def slow_convert(target: Path) -> None:
+        calls.append(target)
+        time.sleep(0.3)
+        target.mkdir(parents=True)
+        (target / "config.json").write_text("{}")
+        (target / "tokenizer_config.json").write_text("{}")
+
+    monkeypatch.setattr(models, "_convert", slow_convert)
+    with ThreadPoolExecutor(3) as pool:
+        paths = list(pool.map(lambda _: models.smollm2_checkpoint(tmp_path), range(3)))
+    assert len(calls) == 1
+    assert paths == [tmp_path / models._CONVERTED_DIRNAME] * 3

@@ -16,6 +16,7 @@ are set to `<|im_end|>`, the end of a ChatML turn.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata
 import logging
 import os
@@ -73,10 +74,30 @@ def find_smollm2_gguf() -> Path:
 
 
 def smollm2_checkpoint(cache_dir: Path | None = None) -> Path:
-    """Returns a saved transformers checkpoint of SmolLM2, converting the GGUF once if needed."""
+    """Returns a saved transformers checkpoint of SmolLM2, converting the GGUF once if needed.
+
+    Services that start together on a fresh machine (policy, ActRe, critic) would each convert
+    and replace the others' directory while they load it (seen: the critic failed to find
+    model.safetensors). One lock file serialises them: the first converts, the rest wait and
+    find the finished checkpoint.
+    """
     target = (cache_dir or model_cache_dir()) / _CONVERTED_DIRNAME
-    if (target / "config.json").is_file() and (target / "tokenizer_config.json").is_file():
+    if _is_checkpoint(target):
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / ".convert.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even on a crash
+        if _is_checkpoint(target):  # another process converted it while this one waited
+            return target
+        _convert(target)
+    return target
+
+
+def _is_checkpoint(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / "tokenizer_config.json").is_file()
+
+
+def _convert(target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = find_smollm2_gguf()
@@ -90,7 +111,6 @@ def smollm2_checkpoint(cache_dir: Path | None = None) -> Path:
     model.is_quantized = False
     model.quantization_method = None
     del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
     # Written to a sibling temp dir and renamed, so a crash never leaves a half checkpoint that
     # the check above would take for a finished one.
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
@@ -98,13 +118,12 @@ def smollm2_checkpoint(cache_dir: Path | None = None) -> Path:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if target.exists():
+        if target.exists():  # left by an older layout: under the lock, no one is reading it
             shutil.rmtree(target)
         tmp.rename(target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return target
 
 
 def fix_special_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
