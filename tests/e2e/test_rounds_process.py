@@ -1,7 +1,8 @@
 """The whole A3T loop with every service a real process on loopback: env (generated games),
 policy, actre and trainer on a tiny random model, and the controller driving two rounds.
 Then kill -9 of the controller mid-explore and mid-train: a restart completes the experiment with
-no duplicate and no lost trajectory."""
+no duplicate and no lost trajectory. And kill -9 of the policy, the env or the trainer mid-round,
+started again a few seconds later on the same port: the controller waits, the round completes."""
 
 from __future__ import annotations
 
@@ -50,16 +51,16 @@ class Cluster:
         self.root = root
         self.model = model
         self.procs: dict[str, ServiceProcess] = {}
+        self.args = {
+            "env": ["--data-root", str(root / "games"), "--workers", "1"],
+            "policy": ["--model", model, "--max-new-tokens", "24"],
+            "actre": ["--model", model, "--max-new-tokens", "16"],
+            "trainer": ["--state-dir", str(root / "trainer")],
+        }
 
     async def start(self) -> None:
         logs = self.root / "logs"
-        args = {
-            "env": ["--data-root", str(self.root / "games"), "--workers", "1"],
-            "policy": ["--model", self.model, "--max-new-tokens", "24"],
-            "actre": ["--model", self.model, "--max-new-tokens", "16"],
-            "trainer": ["--state-dir", str(self.root / "trainer")],
-        }
-        for name, extra in args.items():
+        for name, extra in self.args.items():
             self.procs[name] = start_service(name, extra, log_dir=logs)
         await asyncio.gather(*(p.wait_ready(180) for p in self.procs.values()))
         async with channel(self.procs["env"].target) as chan:
@@ -90,10 +91,26 @@ class Cluster:
                 p["actre"].target,
                 "--trainer-target",
                 p["trainer"].target,
+                "--service-wait-seconds",
+                "180",
             ],
             log_dir=self.root / "logs",
         )
         await self.procs["controller"].wait_ready(60)
+
+    async def restart(self, name: str, down_seconds: float) -> None:
+        """kill -9, and the same service started again on the same ports after a while."""
+        old = self.procs.pop(name)
+        os.kill(old.process.pid, signal.SIGKILL)
+        old.process.wait()
+        await asyncio.sleep(down_seconds)
+        self.procs[name] = start_service(
+            name,
+            self.args[name],
+            log_dir=self.root / "logs",
+            port=old.port,
+            metrics_port=old.metrics_port,
+        )
 
     def kill_controller(self) -> None:
         proc = self.procs.pop("controller")
@@ -251,3 +268,43 @@ async def test_kill_9_and_restart_loses_nothing(cluster, phase_query, label):
     assert before <= after, "trajectories stored before the kill were lost"
     assert len(keys) == len(set(keys)), "an episode was stored twice"
     assert attempts == 4 and evals == 2 * 2  # every task exactly once; base + round 0 evals
+
+
+@pytest.mark.parametrize(
+    ("service", "during"),
+    [
+        # Round 1's attempts act with round 0's adapter, which the restarted policy has lost.
+        ("policy", "SELECT COUNT(*) FROM trajectories WHERE round = 1 AND phase = 'attempt'"),
+        ("env", "SELECT COUNT(*) FROM trajectories WHERE round = 0 AND phase = 'explore'"),
+        ("trainer", "SELECT COUNT(*) FROM training_runs WHERE state = 'running'"),
+    ],
+)
+async def test_a_service_killed_and_restarted_mid_round_is_waited_for(cluster, service, during):
+    eid = await create(cluster, f"restart-{service}", rounds=2, epochs=3)
+    await wait_for(cluster, during)
+    await cluster.restart(service, down_seconds=3)
+    exp = await wait_state(cluster, eid)
+    assert exp.state == cpb.EXPERIMENT_STATE_SUCCEEDED, exp.error_message + cluster.logs()
+    with cluster.db() as db:
+        keys = natural_keys(db)
+        counts = dict(
+            db.execute("SELECT phase, COUNT(*) FROM trajectories GROUP BY phase").fetchall()
+        )
+        failed_attempts = db.execute(
+            "SELECT COUNT(*) FROM trajectories WHERE phase = 'attempt' AND won = 0"
+        ).fetchone()[0]
+    assert len(keys) == len(set(keys)), "an episode was stored twice"
+    # Nothing lost: every task attempted once per round, every failed one explored K=4 times,
+    # base + 2 rounds of evaluation on the 2 held-out games.
+    assert counts["attempt"] == 2 * 4 and counts["eval"] == 3 * 2
+    assert counts["explore"] == 4 * failed_attempts
+    url = f"http://127.0.0.1:{cluster.procs['controller'].metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    # The controller waited for the service, and is no longer waiting.
+    assert f'a3t_controller_waiting_for_service{{service="{service}"}} 0.0' in text
+    log = cluster.procs["controller"].log_path.read_text()
+    assert f"waiting for the {service} service" in log
+    if service == "policy":
+        assert "loading it again" in log  # its adapter, lost with the restart
+    if service == "env":
+        assert "playing it again" in log  # episodes whose sessions died with the env

@@ -80,14 +80,17 @@ def start_service(
     log_dir: Path,
     env: Mapping[str, str] | None = None,
     die_with_parent: bool = False,
+    port: int = 0,
+    metrics_port: int = 0,
 ) -> ServiceProcess:
-    """Starts `python -m a3t_<name>` on free ports; its output goes to `log_dir/<name>.log`.
+    """Starts `python -m a3t_<name>` on free ports (or on `port` / `metrics_port`: a service
+    restarted where its clients look for it); its output goes to `log_dir/<name>.log`.
 
     `die_with_parent` (Linux): the service gets SIGTERM when the calling thread's process dies,
     even by SIGKILL, so `a3t run` leaves no orphaned model servers behind. Call it from a thread
     that lives as long as the service should (the kernel watches the thread that forked).
     """
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port = port or free_port(), metrics_port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     cmd = [

@@ -14,6 +14,7 @@ from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, run_service, serve
 from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
 from a3t_controller.config import ControllerSettings
+from a3t_controller.patience import Patience
 from a3t_controller.rounds import Services
 from a3t_controller.server import ControllerServicer
 from a3t_controller.store import Store
@@ -23,9 +24,15 @@ log = logging.getLogger("a3t_controller")
 
 async def run(settings: ControllerSettings) -> None:
     store = Store(settings.db_path)
-    env = GrpcEnv(channel(settings.env_target))
-    policy = GrpcPolicy(channel(settings.policy_target))
-    actre = GrpcActRe(channel(settings.actre_target)) if settings.actre_target else None
+    patience = Patience(settings.service_wait_seconds, lambda _, msg: store.set_waiting(msg))
+    env = GrpcEnv(channel(settings.env_target), patience)
+    policy = GrpcPolicy(channel(settings.policy_target), patience=patience)
+    actre = GrpcActRe(channel(settings.actre_target), patience) if settings.actre_target else None
+    critic = (
+        GrpcCritic(channel(settings.critic_target), patience=patience)
+        if settings.critic_target
+        else None
+    )
     services = Services(
         env=env,
         tasks=env,
@@ -33,8 +40,8 @@ async def run(settings: ControllerSettings) -> None:
         policy_adapters=policy.adapters,
         actre=actre,
         actre_adapters=actre.adapters if actre else None,
-        trainer=GrpcTrainer(channel(settings.trainer_target)),
-        critic=GrpcCritic(channel(settings.critic_target)) if settings.critic_target else None,
+        trainer=GrpcTrainer(channel(settings.trainer_target), patience),
+        critic=critic,
     )
     servicer = ControllerServicer(store, services, settings.artifacts_dir)
 

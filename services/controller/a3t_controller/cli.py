@@ -4,11 +4,13 @@
     a3t status                                   experiments in the store and where they are
     a3t report NAME [--plot FILE.png]            a markdown table per round (+ a plot)
     a3t export NAME --out FILE.jsonl             every trajectory, loadable by `datasets`
+    a3t resume NAME [--controller HOST:PORT]     a failed experiment of a controller service, again
     a3t serve SERVICE [ARGS...]                  python -m a3t_<SERVICE> ARGS
 
 `a3t run` starts env, policy, actre and trainer (and critic when the selector needs it) as local
 processes on free loopback ports, waits for their health, and runs the configured rounds with
-progress bars. Run it again with the same --name and it resumes where it stopped.
+progress bars. Run it again with the same --name and it resumes where it stopped (a failed run
+too). `a3t resume` does the same for an experiment of a controller service (a deployment).
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ async def _start_services(
 
 async def run_local(args: argparse.Namespace) -> int:
     from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
+    from a3t_controller.patience import Patience
     from a3t_controller.progress import ProgressPrinter
     from a3t_controller.rounds import RoundRunner, Services
 
@@ -158,8 +161,8 @@ async def run_local(args: argparse.Namespace) -> int:
     store = Store(workdir / "a3t.sqlite")
     procs = await _start_services(args, config, workdir)
     try:
-        env_ch = channel(procs["env"].target)
-        env = GrpcEnv(env_ch)
+        patience = Patience(args.service_wait_seconds, lambda _, msg: store.set_waiting(msg))
+        env = GrpcEnv(channel(procs["env"].target), patience)
         if not args.data_root:
             for split, seed, count in (
                 (config.train_split, args.seed, args.train_count),
@@ -167,9 +170,15 @@ async def run_local(args: argparse.Namespace) -> int:
             ):
                 n = await env.generate(config.env, split, args.level, seed, count)
                 print(f"games: split {split} has {n} generated level-{args.level} games")
-        policy = GrpcPolicy(channel(procs["policy"].target), ground_actions=args.ground_actions)
-        actre = GrpcActRe(channel(procs["actre"].target)) if "actre" in procs else None
-        critic = GrpcCritic(channel(procs["critic"].target)) if "critic" in procs else None
+        policy = GrpcPolicy(
+            channel(procs["policy"].target), ground_actions=args.ground_actions, patience=patience
+        )
+        actre = GrpcActRe(channel(procs["actre"].target), patience) if "actre" in procs else None
+        critic = (
+            GrpcCritic(channel(procs["critic"].target), patience=patience)
+            if "critic" in procs
+            else None
+        )
         services = Services(
             env=env,
             tasks=env,
@@ -177,7 +186,7 @@ async def run_local(args: argparse.Namespace) -> int:
             policy_adapters=policy.adapters,
             actre=actre,
             actre_adapters=actre.adapters if actre else None,
-            trainer=GrpcTrainer(channel(procs["trainer"].target)),
+            trainer=GrpcTrainer(channel(procs["trainer"].target), patience),
             critic=critic,
         )
         exp = store.create_experiment(config.name, f"local-{config.name}", config.to_dict())
@@ -224,6 +233,27 @@ async def _until_sigterm(work) -> int:
         raise KeyboardInterrupt from None
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def resume(target: str, name: str) -> int:
+    """ResumeExperiment on the controller at `target`; prints where the experiment stands."""
+    from grpc import aio
+
+    from a3t.controller.v1 import controller_pb2, controller_pb2_grpc
+
+    async with channel(target) as chan:
+        stub = controller_pb2_grpc.ControllerServiceStub(chan)
+        try:
+            exp = await stub.ResumeExperiment(
+                controller_pb2.ResumeExperimentRequest(experiment_id=name), timeout=30
+            )
+        except aio.AioRpcError as exc:
+            print(f"a3t resume: {exc.code().name}: {exc.details()} ({target})", file=sys.stderr)
+            return 2
+    state = controller_pb2.ExperimentState.Name(exp.state).removeprefix("EXPERIMENT_STATE_")
+    phase = controller_pb2.RoundPhase.Name(exp.current_phase).removeprefix("ROUND_PHASE_")
+    print(f"{exp.spec.name} {state.lower()} at round {exp.current_round} {phase.lower()}")
+    return 0
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -293,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         help="torch threads of the trainer (default: the cores, at most 8)",
     )
     run.add_argument("--start-timeout", type=float, default=600.0)
+    run.add_argument(
+        "--service-wait-seconds",
+        type=float,
+        default=600.0,
+        help="how long a call waits for a service that does not answer before the run fails",
+    )
 
     sub.add_parser("status", help="experiments in the store")
     rep = sub.add_parser("report", help="markdown table per round, and a plot")
@@ -301,6 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     exp = sub.add_parser("export", help="trajectories as JSONL (datasets.load_dataset('json'))")
     exp.add_argument("name")
     exp.add_argument("--out", required=True)
+    res = sub.add_parser(
+        "resume", help="run a failed or cancelled experiment of a controller service again"
+    )
+    res.add_argument("name", help="experiment name or id")
+    res.add_argument(
+        "--controller",
+        default=os.environ.get("A3T_CONTROLLER", "127.0.0.1:50056"),
+        help="the controller service, host:port (default $A3T_CONTROLLER or 127.0.0.1:50056)",
+    )
     srv = sub.add_parser("serve", help="run one service: a3t serve env --port 50051 ...")
     srv.add_argument(
         "service", choices=["env", "policy", "actre", "critic", "trainer", "controller"]
@@ -316,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_until_sigterm(run_local(args)))
         if args.command == "serve":
             os.execv(sys.executable, [sys.executable, "-m", f"a3t_{args.service}", *args.args])
+        if args.command == "resume":
+            return asyncio.run(resume(args.controller, args.name))
         store = _store(args)
         if args.command == "status":
             rows = store.experiments()
@@ -325,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{row.name:20s} {row.state:10s} round {row.current_round} "
                     f"phase {row.current_phase:9s} {row.experiment_id}"
+                    + (f"  {row.waiting_for}" if row.waiting_for else "")
                     + (f"  error: {row.error_message}" if row.error_message else "")
                 )
             return 0

@@ -1,14 +1,16 @@
 """gRPC-backed implementations of the clients the round loop uses (episode.py / rounds.py).
 
 Every call has a deadline; idempotent calls are retried on UNAVAILABLE / DEADLINE_EXCEEDED with
-backoff (a3t.rpc.client.call); an env Step is sent once, since a retried step could act twice.
+backoff for up to the controller's wait budget (a3t_controller.patience); an env Step is sent once,
+since a retried step could act twice: when its fate is unknown or the env lost the session, the
+episode is interrupted and played again. A model service that restarted has lost its adapters:
+the client loads them again and repeats the request.
 Env sessions stay on the replica that created them because one channel keeps one connection
 (gRPC's default pick_first policy): the controller uses a single env channel.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,12 +31,13 @@ from a3t.convert import (
 )
 from a3t.critic.v1 import critic_pb2, critic_pb2_grpc
 from a3t.env.v1 import env_pb2, env_pb2_grpc
-from a3t.errors import A3tError, FailedPrecondition, Unavailable
+from a3t.errors import A3tError, FailedPrecondition
 from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
-from a3t.rpc.client import call
+from a3t.rpc.client import RETRYABLE
 from a3t.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from a3t.trajectory import Step, Task, TokenUsage, Trajectory
-from a3t_controller.episode import EnvAnswer, PolicyAnswer, SessionView
+from a3t_controller.episode import EnvAnswer, EpisodeInterrupted, PolicyAnswer, SessionView
+from a3t_controller.patience import Patience
 from a3t_controller.rounds import TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
@@ -45,16 +48,19 @@ MODEL_TIMEOUT = 300.0
 
 
 class GrpcEnv:
-    def __init__(self, channel: aio.Channel):
+    def __init__(self, channel: aio.Channel, patience: Patience | None = None):
         self._stub = env_pb2_grpc.EnvServiceStub(channel)
+        self._patience = patience or Patience()
+
+    async def _call(self, method: Callable, request, timeout: float = ENV_TIMEOUT):
+        return await self._patience.call("env", method, request, timeout=timeout)
 
     async def list_tasks(self, env: str, split: str) -> list[Task]:
         tasks, token = [], ""
         while True:
-            resp = await call(
+            resp = await self._call(
                 self._stub.ListTasks,
                 env_pb2.ListTasksRequest(env=env, split=split, page_size=500, page_token=token),
-                timeout=ENV_TIMEOUT,
             )
             tasks.extend(task_from_pb(t) for t in resp.tasks)
             token = resp.next_page_token
@@ -62,7 +68,7 @@ class GrpcEnv:
                 return tasks
 
     async def generate(self, env: str, split: str, level: int, seed: int, count: int) -> int:
-        resp = await call(
+        resp = await self._call(
             self._stub.GenerateTasks,
             env_pb2.GenerateTasksRequest(env=env, split=split, level=level, seed=seed, count=count),
             timeout=600.0,
@@ -70,10 +76,9 @@ class GrpcEnv:
         return resp.total_size
 
     async def create(self, env: str, split: str, task_id: str) -> SessionView:
-        resp = await call(
+        resp = await self._call(
             self._stub.CreateSession,
             env_pb2.CreateSessionRequest(env=env, split=split, task_id=task_id),
-            timeout=ENV_TIMEOUT,
         )
         return SessionView(
             resp.session_id,
@@ -83,22 +88,25 @@ class GrpcEnv:
         )
 
     async def step(self, session_id: str, action: str) -> EnvAnswer:
-        resp = await call(
-            self._stub.Step,
-            env_pb2.StepRequest(session_id=session_id, action=action),
-            timeout=ENV_TIMEOUT,
-            attempts=1,
-        )
+        try:
+            resp = await self._stub.Step(
+                env_pb2.StepRequest(session_id=session_id, action=action), timeout=ENV_TIMEOUT
+            )
+        except aio.AioRpcError as exc:
+            # Sent once: a retried step could act twice. Unreachable (the step's fate unknown)
+            # or NOT_FOUND (the env restarted, or the session expired while the controller
+            # waited for another service): the episode is played again from the start.
+            if exc.code() in RETRYABLE or exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise EpisodeInterrupted(f"env step: {exc.code().name}: {exc.details()}") from exc
+            raise
         return EnvAnswer(
             resp.observation, resp.reward, resp.done, resp.won, tuple(resp.admissible_actions)
         )
 
     async def close(self, session_id: str) -> None:
         try:
-            await call(
-                self._stub.CloseSession,
-                env_pb2.CloseSessionRequest(session_id=session_id),
-                timeout=ENV_TIMEOUT,
+            await self._call(
+                self._stub.CloseSession, env_pb2.CloseSessionRequest(session_id=session_id)
             )
         except aio.AioRpcError as exc:
             # A session that expired or died with its worker is already gone: nothing to free.
@@ -107,23 +115,50 @@ class GrpcEnv:
 
 
 class GrpcAdapters:
-    """LoadAdapter on any of the model services (same request type everywhere)."""
+    """LoadAdapter on any of the model services (same request type everywhere). Remembers what
+    it loaded, so that a service that restarted (and lost its adapters) can be given them
+    again (`reload`)."""
 
-    def __init__(self, method: Callable):
+    def __init__(self, method: Callable, service: str, patience: Patience):
         self._method = method
+        self._service = service
+        self._patience = patience
+        self.loaded: dict[str, str] = {}  # name -> uri
 
     async def load_adapter(self, name: str, uri: str) -> None:
-        await call(
+        await self._patience.call(
+            self._service,
             self._method,
             types_pb2.LoadAdapterRequest(adapter=types_pb2.AdapterRef(name=name, uri=uri)),
             timeout=MODEL_TIMEOUT,
         )
+        self.loaded[name] = uri
+
+    async def call_reloading(self, method: Callable, request, adapter: str):
+        """`method(request)` through patience; if the service answers that `adapter` (one this
+        client loaded) is not loaded, it restarted: load it again and repeat once."""
+        try:
+            return await self._patience.call(self._service, method, request, timeout=MODEL_TIMEOUT)
+        except aio.AioRpcError as exc:
+            lost = exc.code() == grpc.StatusCode.NOT_FOUND and adapter in self.loaded
+            if not lost:
+                raise
+            log.warning("%s lost adapter %s (restarted?); loading it again", self._service, adapter)
+            await self.load_adapter(adapter, self.loaded[adapter])
+            return await self._patience.call(self._service, method, request, timeout=MODEL_TIMEOUT)
 
 
 class GrpcPolicy:
-    def __init__(self, channel: aio.Channel, ground_actions: bool = False, max_new_tokens: int = 0):
+    def __init__(
+        self,
+        channel: aio.Channel,
+        ground_actions: bool = False,
+        max_new_tokens: int = 0,
+        patience: Patience | None = None,
+    ):
         self._stub = policy_pb2_grpc.PolicyServiceStub(channel)
-        self.adapters = GrpcAdapters(self._stub.LoadAdapter)
+        self._patience = patience or Patience()
+        self.adapters = GrpcAdapters(self._stub.LoadAdapter, "policy", self._patience)
         self._ground = ground_actions
         self._max_new_tokens = max_new_tokens
 
@@ -139,7 +174,7 @@ class GrpcPolicy:
         seed: int,
         adapter: str,
     ) -> PolicyAnswer:
-        resp = await call(
+        resp = await self.adapters.call_reloading(
             self._stub.Act,
             policy_pb2.ActRequest(
                 episode_id=episode_id,
@@ -153,7 +188,7 @@ class GrpcPolicy:
                 adapter=adapter,
                 ground_actions=self._ground,
             ),
-            timeout=MODEL_TIMEOUT,
+            adapter,
         )
         return PolicyAnswer(
             thought=resp.thought,
@@ -165,7 +200,8 @@ class GrpcPolicy:
         )
 
     async def end_episode(self, episode_id: str) -> None:
-        await call(
+        await self._patience.call(
+            "policy",
             self._stub.EndEpisode,
             policy_pb2.EndEpisodeRequest(episode_id=episode_id),
             timeout=MODEL_TIMEOUT,
@@ -173,9 +209,10 @@ class GrpcPolicy:
 
 
 class GrpcActRe:
-    def __init__(self, channel: aio.Channel):
+    def __init__(self, channel: aio.Channel, patience: Patience | None = None):
         self._stub = actre_pb2_grpc.ActReServiceStub(channel)
-        self.adapters = GrpcAdapters(self._stub.LoadAdapter)
+        self._patience = patience or Patience()
+        self.adapters = GrpcAdapters(self._stub.LoadAdapter, "actre", self._patience)
 
     async def explain(
         self,
@@ -185,7 +222,8 @@ class GrpcActRe:
         history: Sequence[Step],
         action: str,
     ) -> tuple[str, TokenUsage]:
-        resp = await call(
+        resp = await self._patience.call(
+            "actre",
             self._stub.Explain,
             actre_pb2.ExplainRequest(
                 task=task_to_pb(task),
@@ -199,7 +237,8 @@ class GrpcActRe:
         return resp.rationale, usage_from_pb(resp.usage)
 
     async def end_episode(self, episode_id: str) -> None:
-        await call(
+        await self._patience.call(
+            "actre",
             self._stub.EndEpisode,
             actre_pb2.EndEpisodeRequest(episode_id=episode_id),
             timeout=MODEL_TIMEOUT,
@@ -207,12 +246,14 @@ class GrpcActRe:
 
 
 class GrpcCritic:
-    def __init__(self, channel: aio.Channel, rubric: str = ""):
+    def __init__(self, channel: aio.Channel, rubric: str = "", patience: Patience | None = None):
         self._stub = critic_pb2_grpc.CriticServiceStub(channel)
         self._rubric = rubric
+        self._patience = patience or Patience()
 
     async def score(self, traj: Trajectory) -> tuple[float | None, str]:
-        resp = await call(
+        resp = await self._patience.call(
+            "critic",
             self._stub.Score,
             critic_pb2.ScoreRequest(trajectory=trajectory_to_pb(traj), rubric=self._rubric),
             timeout=MODEL_TIMEOUT,
@@ -230,8 +271,9 @@ _FINAL = {
 
 
 class GrpcTrainer:
-    def __init__(self, channel: aio.Channel):
+    def __init__(self, channel: aio.Channel, patience: Patience | None = None):
         self._stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+        self._patience = patience or Patience()
 
     async def train(
         self, request: TrainRequest, on_progress: Callable[[int, int, str], None]
@@ -255,7 +297,8 @@ class GrpcTrainer:
             round=request.round,
         )
         # Idempotent per request_id: after a controller restart this finds the same run.
-        run = await call(
+        run = await self._patience.call(
+            "trainer",
             self._stub.CreateTrainingRun,
             trainer_pb2.CreateTrainingRunRequest(request_id=request.request_id, spec=spec),
             timeout=MODEL_TIMEOUT,
@@ -284,18 +327,14 @@ class GrpcTrainer:
                 log.warning(
                     "trainer unavailable (%s); re-watching run %s", exc.details(), run.run_id
                 )
-                await asyncio.sleep(2.0)
-                try:
-                    run = await call(
-                        self._stub.GetTrainingRun,
-                        trainer_pb2.GetTrainingRunRequest(run_id=run.run_id),
-                        timeout=MODEL_TIMEOUT,
-                        attempts=30,
-                    )
-                except aio.AioRpcError as again:
-                    raise Unavailable(
-                        f"trainer lost run {run.run_id}: {again.details()}"
-                    ) from again
+                # The trainer resumes its runs when it restarts (a3t_trainer.runs): wait for
+                # it, then watch the same run again.
+                run = await self._patience.call(
+                    "trainer",
+                    self._stub.GetTrainingRun,
+                    trainer_pb2.GetTrainingRunRequest(run_id=run.run_id),
+                    timeout=MODEL_TIMEOUT,
+                )
         if run.state != trainer_pb2.TRAINING_RUN_STATE_SUCCEEDED:
             state = trainer_pb2.TrainingRunState.Name(run.state)
             raise FailedPrecondition(

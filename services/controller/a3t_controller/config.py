@@ -56,9 +56,16 @@ class ControllerSettings:
     actre_target: str = "127.0.0.1:50053"
     critic_target: str = ""
     trainer_target: str = "127.0.0.1:50055"
+    # How long one call waits for a service that does not answer (down, restarting, swapped)
+    # before the experiment fails (resumable); a3t_controller.patience.
+    service_wait_seconds: float = 600.0
 
     def problems(self) -> list[str]:
         found = []
+        if not 0 <= self.service_wait_seconds <= 7 * 86400:  # NaN fails both comparisons
+            found.append(
+                f"service_wait_seconds must be in [0, 604800], got {self.service_wait_seconds}"
+            )
         for name in ("port", "metrics_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 found.append(f"{name} must be in 0..65535, got {getattr(self, name)}")

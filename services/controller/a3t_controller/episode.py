@@ -118,6 +118,11 @@ class EpisodeSpec:
     explore_only_prefixes: tuple[str, ...] = ()
 
 
+class EpisodeInterrupted(Exception):
+    """The env lost the episode's session, or a step's fate is unknown (the env did not
+    answer): the round loop plays the episode again from the start (a3t_controller.patience)."""
+
+
 async def run_episode(
     spec: EpisodeSpec,
     env: EnvClient,

@@ -24,3 +24,13 @@ EVAL_SUCCESS = Gauge(
     "Held-out success rate of each round's adapter (round -1 = the base policy).",
     ["round"],
 )
+WAITING = Gauge(
+    "a3t_controller_waiting_for_service",
+    "1 while the controller waits for a service that does not answer (down or restarting).",
+    ["service"],
+)
+EPISODES_REPLAYED = Counter(
+    "a3t_controller_episodes_replayed_total",
+    "Episodes played again from the start because the env lost their session.",
+    ["phase"],
+)

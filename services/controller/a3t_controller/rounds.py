@@ -29,13 +29,14 @@ from a3t.compose import (
     truncate_negatives,
     write_dataset,
 )
-from a3t.errors import FailedPrecondition
+from a3t.errors import FailedPrecondition, Unavailable
 from a3t.trajectory import Task, Trajectory
 from a3t_controller import metrics
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.episode import (
     ActReClient,
     EnvClient,
+    EpisodeInterrupted,
     EpisodeSpec,
     PolicyClient,
     explain_pending,
@@ -47,6 +48,9 @@ from a3t_controller.store import Store, StoredTrajectory
 
 log = logging.getLogger(__name__)
 
+# Times one episode is played again after the env lost its session, before the experiment fails:
+# a restart or two is normal; an env that loses the same episode every time is broken.
+MAX_EPISODE_REPLAYS = 5
 PHASES = ("attempt", "explore", "select", "compose", "train", "evaluate", "promote", "done")
 BASE_ROUND = -1  # the evaluation of the base policy, before any training
 
@@ -281,7 +285,7 @@ class RoundRunner:
         async def one(task: Task, attempt: int, spec: EpisodeSpec) -> None:
             nonlocal done, won
             async with sem:
-                traj = await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
+                traj = await self._play(spec, phase)
             self._store.add_trajectory(exp, round_, phase, attempt, traj)
             metrics.EPISODES.labels(phase=phase, outcome="won" if traj.won else "lost").inc()
             done += 1
@@ -296,6 +300,27 @@ class RoundRunner:
             )
 
         await asyncio.gather(*(one(*job) for job in todo))
+
+    async def _play(self, spec: EpisodeSpec, phase: str) -> Trajectory:
+        """One episode, played again from the start if the env loses it (a restart): it is
+        stored only when it ends, so nothing is lost or stored twice."""
+        for replay in range(MAX_EPISODE_REPLAYS + 1):
+            try:
+                return await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
+            except EpisodeInterrupted as exc:
+                log.warning(
+                    "episode %s interrupted (%s); playing it again (%d/%d)",
+                    spec.episode_id,
+                    exc,
+                    replay + 1,
+                    MAX_EPISODE_REPLAYS,
+                )
+                metrics.EPISODES_REPLAYED.labels(phase=phase).inc()
+                last = exc
+        raise Unavailable(
+            f"episode {spec.episode_id} was interrupted {MAX_EPISODE_REPLAYS + 1} times (last: "
+            f"{last}); the env keeps losing its sessions: check its log"
+        )
 
     def _spec(
         self,
@@ -357,7 +382,7 @@ class RoundRunner:
                     break
                 spec = self._spec(exp, config, round_, "explore", task, attempt, adapter, p)
                 async with sem:
-                    traj = await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
+                    traj = await self._play(spec, "explore")
                 self._store.add_trajectory(exp, round_, "explore", attempt, traj)
                 metrics.EPISODES.labels(
                     phase="explore", outcome="won" if traj.won else "lost"
@@ -501,8 +526,15 @@ class RoundRunner:
             )
         write_dataset(dataset, [*(WeightedTrajectory(w, t) for w, t in pool), *chats])
         previous = self._store.promoted_adapter(exp)
+        # The trainer answers a request id it knows with that run: a run that failed would fail
+        # a resumed experiment again, so a retry after a failure is a new request.
+        request_id = f"{exp}-round-{round_}"
+        before = self._store.training(exp, round_)
+        if before is not None and before["state"] == "failed":
+            tries = before["request_id"].removeprefix(request_id).removeprefix("-retry")
+            request_id += f"-retry{int(tries or 0) + 1}"
         request = TrainRequest(
-            request_id=f"{exp}-round-{round_}",
+            request_id=request_id,
             base_model=config.base_model,
             dataset_uri=str(dataset),
             output_uri=str(output),
@@ -528,7 +560,19 @@ class RoundRunner:
         def progress(step: int, total: int, message: str) -> None:
             self._emit(exp, round_, "train", step, total, message)
 
-        result = await self._svc.trainer.train(request, progress)
+        try:
+            result = await self._svc.trainer.train(request, progress)
+        except Exception:
+            self._store.record_training(
+                exp,
+                round_,
+                request_id=request.request_id,
+                state="failed",
+                dataset_uri=request.dataset_uri,
+                output_uri=request.output_uri,
+                n_examples=len(pool) + len(chats),
+            )
+            raise
         self._store.record_training(
             exp,
             round_,

@@ -2,7 +2,8 @@
 
 CreateExperiment stores the experiment and starts its rounds as a background task; Get/List read
 the store; Watch streams progress events; Cancel stops the task after the current await (collected
-data stays in the store). A restarted controller resumes experiments left RUNNING.
+data stays in the store); Resume runs a FAILED or CANCELLED one again from where it stopped. A
+restarted controller resumes experiments left RUNNING.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import yaml
 
 from a3t.controller.v1 import controller_pb2 as pb
 from a3t.controller.v1 import controller_pb2_grpc
-from a3t.errors import ConfigError, InvalidArgument
+from a3t.errors import ConfigError, FailedPrecondition, InvalidArgument
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.rounds import PHASES, Progress, RoundRunner, Services
 from a3t_controller.store import ExperimentRow, Store
@@ -97,6 +98,7 @@ def experiment_pb(row: ExperimentRow) -> pb.Experiment:
         current_phase=_PHASES.get(row.current_phase, pb.ROUND_PHASE_UNSPECIFIED),
         error_message=row.error_message,
         create_time_seconds=row.create_time,
+        waiting_for=row.waiting_for,
     )
 
 
@@ -196,6 +198,26 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
             await asyncio.gather(task, return_exceptions=True)
         elif exp.state not in _FINAL:
             self._store.set_experiment(exp.experiment_id, state="cancelled")
+        return experiment_pb(self._store.experiment(exp.experiment_id))
+
+    async def ResumeExperiment(self, request, context) -> pb.Experiment:
+        exp = self._store.experiment(request.experiment_id)
+        if exp.state == "succeeded":
+            raise FailedPrecondition(
+                f"experiment {exp.name!r} already succeeded; to train more rounds, create a new "
+                "experiment"
+            )
+        if exp.state in ("failed", "cancelled"):
+            log.info(
+                "resuming %s experiment %s at round %d %s",
+                exp.state,
+                exp.experiment_id,
+                exp.current_round,
+                exp.current_phase,
+            )
+            # Marked running here, so the answer (and a Get right after) shows it resumed.
+            self._store.set_experiment(exp.experiment_id, state="running", error_message="")
+        self.start(exp.experiment_id)
         return experiment_pb(self._store.experiment(exp.experiment_id))
 
     async def WatchExperiment(self, request, context) -> AsyncIterator[pb.ExperimentEvent]:

@@ -140,6 +140,8 @@ class ExperimentRow:
     current_phase: str
     error_message: str
     create_time: float
+    # While it runs: the service it is waiting for and why ("" when none); a3t_controller.patience.
+    waiting_for: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,10 @@ class StoredTrajectory:
 
 
 # (table, column, declaration) added after the first schema; ALTER TABLE adds them to old stores.
-ADDED_COLUMNS = (("pool", "train_steps", "INTEGER NOT NULL DEFAULT 0"),)
+ADDED_COLUMNS = (
+    ("pool", "train_steps", "INTEGER NOT NULL DEFAULT 0"),
+    ("experiments", "waiting_for", "TEXT NOT NULL DEFAULT ''"),
+)
 
 
 class Store:
@@ -231,13 +236,20 @@ class Store:
         return [_experiment(r) for r in rows]
 
     def set_experiment(self, experiment_id: str, **fields: Any) -> None:
-        allowed = {"state", "current_round", "current_phase", "error_message"}
+        allowed = {"state", "current_round", "current_phase", "error_message", "waiting_for"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"set_experiment takes {sorted(allowed)}, got {sorted(fields)}")
         assignments = ", ".join(f"{k} = ?" for k in fields)
         self._db.execute(
             f"UPDATE experiments SET {assignments} WHERE experiment_id = ?",
             (*fields.values(), experiment_id),
+        )
+
+    def set_waiting(self, message: str) -> None:
+        """Shows on every running experiment which service the controller waits for ("" when
+        it waits for none): one controller's services are shared by its experiments."""
+        self._db.execute(
+            "UPDATE experiments SET waiting_for = ? WHERE state = 'running'", (message,)
         )
 
     # --- rounds
@@ -590,6 +602,7 @@ def _experiment(row: sqlite3.Row) -> ExperimentRow:
         state=row["state"],
         current_round=row["current_round"],
         current_phase=row["current_phase"],
+        waiting_for=row["waiting_for"],
         error_message=row["error_message"],
         create_time=row["create_time"],
     )

@@ -56,7 +56,9 @@ async def stub(tmp_path):
     )
     await running.set_serving(True)
     async with channel(f"127.0.0.1:{running.port}") as chan:
-        yield controller_pb2_grpc.ControllerServiceStub(chan)
+        stub = controller_pb2_grpc.ControllerServiceStub(chan)
+        stub.services = services  # the fakes, for tests that make a service fail
+        yield stub
     await servicer.stop_all()
     await running.server.stop(0)
 
@@ -125,6 +127,37 @@ async def test_errors(stub):
         )
     )
     assert code == grpc.StatusCode.ALREADY_EXISTS and "dup" in details
+
+
+async def wait_final(stub, experiment_id: str) -> pb.Experiment:
+    events = stub.WatchExperiment(pb.WatchExperimentRequest(experiment_id=experiment_id))
+    async for _ in events:
+        pass
+    return await stub.GetExperiment(pb.GetExperimentRequest(experiment_id=experiment_id))
+
+
+async def test_resume_a_failed_experiment_where_it_stopped(stub):
+    stub.services.trainer.fail = True
+    exp = await stub.CreateExperiment(pb.CreateExperimentRequest(request_id="f", spec=spec("f")))
+    failed = await wait_final(stub, exp.experiment_id)
+    assert failed.state == pb.EXPERIMENT_STATE_FAILED
+    assert failed.current_phase == pb.ROUND_PHASE_TRAIN
+    assert "simulated trainer crash" in failed.error_message
+    env = stub.services.env
+    creates = env.creates
+    stub.services.trainer.fail = False
+    got = await stub.ResumeExperiment(pb.ResumeExperimentRequest(experiment_id="f"))  # by name
+    assert got.state == pb.EXPERIMENT_STATE_RUNNING and got.error_message == ""
+    done = await wait_final(stub, exp.experiment_id)
+    assert done.state == pb.EXPERIMENT_STATE_SUCCEEDED
+    # Resumed at training: only the 2 evaluation episodes ran again, nothing was redone.
+    assert env.creates - creates == 2
+    code, details = await _code(
+        stub.ResumeExperiment(pb.ResumeExperimentRequest(experiment_id="f"))
+    )
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "already succeeded" in details
+    code, _ = await _code(stub.ResumeExperiment(pb.ResumeExperimentRequest(experiment_id="no")))
+    assert code == grpc.StatusCode.NOT_FOUND
 
 
 async def test_cancel(stub):

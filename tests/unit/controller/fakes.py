@@ -9,7 +9,7 @@ from pathlib import Path
 
 from a3t.artifacts import write_manifest
 from a3t.trajectory import StepSource, Task, TokenUsage
-from a3t_controller.episode import EnvAnswer, PolicyAnswer, SessionView
+from a3t_controller.episode import EnvAnswer, EpisodeInterrupted, PolicyAnswer, SessionView
 from a3t_controller.rounds import TrainResult
 
 
@@ -36,6 +36,7 @@ class FakeEnv:
         self.creates = 0
         self.step_delay = 0.0  # seconds; lets a watcher attach while episodes run
         self.generated: list[tuple[str, int, int, int]] = []  # (split, level, seed, count) calls
+        self.lose_sessions = 0  # the next N steps find their session gone (an env restart)
 
     @staticmethod
     def key(task: Task) -> str:
@@ -68,13 +69,17 @@ class FakeEnv:
 
     async def step(self, session_id: str, action: str) -> EnvAnswer:
         await asyncio.sleep(self.step_delay)
+        if self.lose_sessions:
+            self.lose_sessions -= 1
+            del self.sessions[session_id]
+            raise EpisodeInterrupted(f"env step: NOT_FOUND: session {session_id} not found")
         task = self.sessions[session_id]
         won = action == self.key(task)
         obs = "You open the box. You won!" if won else "Nothing happens."
         return EnvAnswer(obs, float(won), won, won, self.admissible(task))
 
     async def close(self, session_id: str) -> None:
-        del self.sessions[session_id]
+        self.sessions.pop(session_id, None)  # gone already if the env lost it
 
 
 class FakePolicy:

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from a3t.compose import WeightedChat, WeightedTrajectory, read_dataset
-from a3t.errors import FailedPrecondition, InvalidArgument
+from a3t.errors import FailedPrecondition, InvalidArgument, Unavailable
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.report import markdown_report
 from a3t_controller.rounds import BASE_ROUND, RoundRunner, Services, check_held_out
@@ -351,3 +351,38 @@ async def test_a_bad_chat_file_fails_the_experiment_before_any_episode(tmp_path)
         await runner.run(exp.experiment_id)
     assert store.experiment(exp.experiment_id).state == "failed"
     assert store.trajectories(exp.experiment_id) == []
+
+
+async def test_an_episode_the_env_lost_is_played_again_and_stored_once(tmp_path):
+    store, runner, exp, env, *_ = make(tmp_path, rounds=1)
+    env.lose_sessions = 3  # three steps find their session gone, as after an env restart
+    await runner.run(exp.experiment_id)
+    keys = [(t.phase, t.round, t.task_id, t.attempt) for t in store.trajectories(exp.experiment_id)]
+    assert len(keys) == len(set(keys))
+    # Every episode was stored: 4 base evals, 6 attempts, 6 x 6 explorations, 4 evals.
+    assert len(keys) == 4 + 6 + 36 + 4
+    assert store.experiment(exp.experiment_id).state == "succeeded"
+    assert env.sessions == {}  # nothing left open
+
+
+async def test_an_env_that_keeps_losing_an_episode_fails_the_experiment_clearly(tmp_path):
+    store, runner, exp, env, *_ = make(tmp_path, rounds=1)
+    env.lose_sessions = 10**6
+    with pytest.raises(Unavailable, match=r"interrupted 6 times .* check its log"):
+        await runner.run(exp.experiment_id)
+    assert store.experiment(exp.experiment_id).state == "failed"
+
+
+async def test_a_failed_training_run_is_retried_under_a_new_request_id_on_resume(tmp_path):
+    store, runner, exp, *_, trainer = make(tmp_path, rounds=1)
+    trainer.fail = True
+    with pytest.raises(RuntimeError, match="simulated trainer crash"):
+        await runner.run(exp.experiment_id)
+    eid = exp.experiment_id
+    assert store.training(eid, 0)["state"] == "failed"
+    assert store.experiment(eid).current_phase == "train"
+    trainer.fail = False
+    await runner.run(eid)  # what ResumeExperiment and `a3t run --name` do
+    assert [r.request_id for r in trainer.requests] == [f"{eid}-round-0-retry1"]
+    assert store.training(eid, 0)["state"] == "succeeded"
+    assert store.experiment(eid).state == "succeeded"

@@ -89,7 +89,7 @@ class ExperimentSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., env: _Optional[str] = ..., train_split: _Optional[str] = ..., eval_split: _Optional[str] = ..., rounds: _Optional[int] = ..., explore_attempts: _Optional[int] = ..., explore_probability: _Optional[_Iterable[float]] = ..., max_positives_per_task: _Optional[int] = ..., selector: _Optional[_Union[Selector, str]] = ..., max_steps: _Optional[int] = ..., max_train_tasks: _Optional[int] = ..., max_eval_tasks: _Optional[int] = ..., config_yaml: _Optional[str] = ...) -> None: ...
 
 class Experiment(_message.Message):
-    __slots__ = ("experiment_id", "request_id", "spec", "state", "current_round", "current_phase", "error_message", "create_time_seconds")
+    __slots__ = ("experiment_id", "request_id", "spec", "state", "current_round", "current_phase", "error_message", "create_time_seconds", "waiting_for")
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,7 @@ class Experiment(_message.Message):
     CURRENT_PHASE_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     request_id: str
     spec: ExperimentSpec
@@ -106,7 +107,8 @@ class Experiment(_message.Message):
     current_phase: RoundPhase
     error_message: str
     create_time_seconds: float
-    def __init__(self, experiment_id: _Optional[str] = ..., request_id: _Optional[str] = ..., spec: _Optional[_Union[ExperimentSpec, _Mapping]] = ..., state: _Optional[_Union[ExperimentState, str]] = ..., current_round: _Optional[int] = ..., current_phase: _Optional[_Union[RoundPhase, str]] = ..., error_message: _Optional[str] = ..., create_time_seconds: _Optional[float] = ...) -> None: ...
+    waiting_for: str
+    def __init__(self, experiment_id: _Optional[str] = ..., request_id: _Optional[str] = ..., spec: _Optional[_Union[ExperimentSpec, _Mapping]] = ..., state: _Optional[_Union[ExperimentState, str]] = ..., current_round: _Optional[int] = ..., current_phase: _Optional[_Union[RoundPhase, str]] = ..., error_message: _Optional[str] = ..., create_time_seconds: _Optional[float] = ..., waiting_for: _Optional[str] = ...) -> None: ...
 
 class ExperimentEvent(_message.Message):
     __slots__ = ("experiment_id", "round", "phase", "done", "total", "message", "state")
@@ -192,6 +194,12 @@ class ListRoundsResponse(_message.Message):
     def __init__(self, rounds: _Optional[_Iterable[_Union[Round, _Mapping]]] = ...) -> None: ...
 
 class CancelExperimentRequest(_message.Message):
+    __slots__ = ("experiment_id",)
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    def __init__(self, experiment_id: _Optional[str] = ...) -> None: ...
+
+class ResumeExperimentRequest(_message.Message):
     __slots__ = ("experiment_id",)
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str

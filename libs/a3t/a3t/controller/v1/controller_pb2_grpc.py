@@ -65,6 +65,11 @@ class ControllerServiceStub:
                 request_serializer=a3t_dot_controller_dot_v1_dot_controller__pb2.ListExperimentsRequest.SerializeToString,
                 response_deserializer=a3t_dot_controller_dot_v1_dot_controller__pb2.ListExperimentsResponse.FromString,
                 _registered_method=True)
+        self.ResumeExperiment = channel.unary_unary(
+                '/a3t.controller.v1.ControllerService/ResumeExperiment',
+                request_serializer=a3t_dot_controller_dot_v1_dot_controller__pb2.ResumeExperimentRequest.SerializeToString,
+                response_deserializer=a3t_dot_controller_dot_v1_dot_controller__pb2.Experiment.FromString,
+                _registered_method=True)
 
 
 class ControllerServiceServicer:
@@ -115,6 +120,15 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResumeExperiment(self, request, context):
+        """Runs a FAILED or CANCELLED experiment again from the round and phase it stopped in; what it
+        collected is kept and not redone. A RUNNING experiment is returned as it is.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (it already SUCCEEDED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +161,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.ListExperiments,
                     request_deserializer=a3t_dot_controller_dot_v1_dot_controller__pb2.ListExperimentsRequest.FromString,
                     response_serializer=a3t_dot_controller_dot_v1_dot_controller__pb2.ListExperimentsResponse.SerializeToString,
+            ),
+            'ResumeExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeExperiment,
+                    request_deserializer=a3t_dot_controller_dot_v1_dot_controller__pb2.ResumeExperimentRequest.FromString,
+                    response_serializer=a3t_dot_controller_dot_v1_dot_controller__pb2.Experiment.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +331,33 @@ class ControllerService:
             '/a3t.controller.v1.ControllerService/ListExperiments',
             a3t_dot_controller_dot_v1_dot_controller__pb2.ListExperimentsRequest.SerializeToString,
             a3t_dot_controller_dot_v1_dot_controller__pb2.ListExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/a3t.controller.v1.ControllerService/ResumeExperiment',
+            a3t_dot_controller_dot_v1_dot_controller__pb2.ResumeExperimentRequest.SerializeToString,
+            a3t_dot_controller_dot_v1_dot_controller__pb2.Experiment.FromString,
             options,
             channel_credentials,
             insecure,

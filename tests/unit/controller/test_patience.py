@@ -1,0 +1,111 @@
+"""Waiting for a service that is down: retried up to the budget, shown while it lasts, cleared
+when the service answers, and a clear error naming the service and the setting after it."""
+
+import grpc
+import pytest
+from grpc import aio
+
+from a3t.errors import Unavailable
+from a3t_controller import metrics
+from a3t_controller.patience import Patience
+
+
+def rpc_error(code: grpc.StatusCode, details: str = "connection refused") -> aio.AioRpcError:
+    return aio.AioRpcError(code, aio.Metadata(), aio.Metadata(), details)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def failing(times: int, code=grpc.StatusCode.UNAVAILABLE):
+    calls = []
+
+    async def method(request, timeout):
+        calls.append((request, timeout))
+        if len(calls) <= times:
+            raise rpc_error(code)
+        return f"answer to {request}"
+
+    return method, calls
+
+
+def waiting_gauge(service: str) -> float:
+    return metrics.WAITING.labels(service=service)._value.get()
+
+
+async def test_waits_while_the_service_is_down_and_says_so():
+    clock, changes = Clock(), []
+    patience = Patience(60, lambda s, m: changes.append((s, m)), clock.sleep, clock.time)
+    seen_during_wait = []
+
+    async def method(request, timeout):
+        seen_during_wait.append(waiting_gauge("policy"))
+        if len(seen_during_wait) <= 5:
+            raise rpc_error(grpc.StatusCode.UNAVAILABLE)
+        return "ok"
+
+    assert await patience.call("policy", method, "req", timeout=3) == "ok"
+    assert len(seen_during_wait) == 6 and seen_during_wait[1:] == [1.0] * 5
+    assert waiting_gauge("policy") == 0.0
+    (service, message), back = changes
+    assert service == "policy" and "waiting for the policy service (UNAVAILABLE" in message
+    assert "up to 60s" in message
+    assert back == ("policy", "")
+    assert len(clock.slept) == 5 and sum(clock.slept) < 60
+
+
+async def test_gives_up_after_the_budget_naming_service_and_setting():
+    clock, changes = Clock(), []
+    patience = Patience(30, lambda s, m: changes.append(m), clock.sleep, clock.time)
+    method, _ = failing(10**6)
+    with pytest.raises(Unavailable) as info:
+        await patience.call("trainer", method, "req", timeout=3)
+    assert "the trainer service did not answer for 30s" in str(info.value)
+    assert "service_wait_seconds=30" in str(info.value) and "a3t resume" in str(info.value)
+    assert clock.now == pytest.approx(30)  # never sleeps past the budget
+    assert changes[-1] == "" and waiting_gauge("trainer") == 0.0
+
+
+async def test_other_errors_are_answers_and_raise_at_once():
+    clock = Clock()
+    patience = Patience(60, None, clock.sleep, clock.time)
+    method, calls = failing(1, grpc.StatusCode.INVALID_ARGUMENT)
+    with pytest.raises(aio.AioRpcError) as info:
+        await patience.call("env", method, "req", timeout=3)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(calls) == 1 and clock.slept == []
+
+
+async def test_a_zero_budget_tries_once():
+    clock = Clock()
+    method, calls = failing(1)
+    with pytest.raises(Unavailable):
+        await Patience(0, None, clock.sleep, clock.time).call("env", method, "r", timeout=1)
+    assert len(calls) == 1
+
+
+async def test_two_calls_waiting_for_one_service_show_one_wait():
+    clock, changes = Clock(), []
+    patience = Patience(60, lambda s, m: changes.append(m), clock.sleep, clock.time)
+    first, _ = failing(2)
+    second, _ = failing(3)
+    await patience.call("env", first, "a", timeout=1)
+    await patience.call("env", second, "b", timeout=1)
+    # One after the other here; each wait starts and ends once.
+    assert [bool(m) for m in changes] == [True, False, True, False]
+
+
+def test_a_negative_or_nan_budget_is_refused():
+    for bad in (-1, float("nan")):
+        with pytest.raises(ValueError, match="service_wait_seconds must be >= 0"):
+            Patience(bad)
