@@ -84,7 +84,8 @@ class ExperimentConfig:
     train_split: str = "train"
     eval_split: str = "valid_seen"
     rounds: int = 4
-    max_train_tasks: int = 0  # 0 = all tasks of the split
+    # 0 = all tasks of the split; N = a sample of N drawn with `seed` (the same on resume).
+    max_train_tasks: int = 0
     max_eval_tasks: int = 0
     max_steps: int = 50
     # --- exploration (DESIGN.md step 2)

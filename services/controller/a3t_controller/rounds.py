@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -148,11 +149,13 @@ class RoundRunner:
         try:
             if config.chat_data_ratio > 0:  # a bad chat file fails now, not after a round
                 read_chat_file(config.chat_data_uri)
-            eval_tasks = await self._tasks(config.env, config.eval_split, config.max_eval_tasks)
+            eval_tasks = await self._tasks(
+                config.env, config.eval_split, config.max_eval_tasks, config.seed
+            )
             train_tasks: list[Task] = []  # a curriculum draws them per round, in _round
             if not config.curriculum_levels:
                 train_tasks = await self._tasks(
-                    config.env, config.train_split, config.max_train_tasks
+                    config.env, config.train_split, config.max_train_tasks, config.seed
                 )
                 check_held_out(train_tasks, eval_tasks)
             promoted = self._store.promoted_adapter(exp)
@@ -171,11 +174,16 @@ class RoundRunner:
             self._store.set_experiment(exp, state="failed", error_message=str(exc))
             raise
 
-    async def _tasks(self, env: str, split: str, limit: int) -> list[Task]:
+    async def _tasks(self, env: str, split: str, limit: int, seed: int = 0) -> list[Task]:
+        """The split's tasks; with a limit, a sample of that many drawn with `seed` (the
+        first N by id would be one task type: real splits list their ids grouped by type)."""
         tasks = await self._svc.tasks.list_tasks(env, split)
         if not tasks:
             raise FailedPrecondition(f"split {split!r} has no tasks")
-        return tasks[:limit] if limit else tasks
+        if not limit or limit >= len(tasks):
+            return tasks
+        picked = random.Random(f"{seed}:{split}").sample(tasks, limit)
+        return sorted(picked, key=lambda t: t.task_id)
 
     async def _round(
         self,
@@ -201,7 +209,7 @@ class RoundRunner:
             split = config.curriculum_split(level)
             count = config.curriculum_train_count
             await self._svc.tasks.generate(config.env, split, level, config.curriculum_seed, count)
-            train_tasks = await self._tasks(config.env, split, config.max_train_tasks)
+            train_tasks = await self._tasks(config.env, split, config.max_train_tasks, config.seed)
             check_held_out(train_tasks, eval_tasks)
         # --- step 1: attempt every training task once, greedy
         if phase == "attempt":

@@ -386,3 +386,16 @@ async def test_a_failed_training_run_is_retried_under_a_new_request_id_on_resume
     assert [r.request_id for r in trainer.requests] == [f"{eid}-round-0-retry1"]
     assert store.training(eid, 0)["state"] == "succeeded"
     assert store.experiment(eid).state == "succeeded"
+
+
+async def test_task_limits_draw_a_seeded_sample_not_the_first_ids(tmp_path):
+    store, runner, exp, env, *_ = make(tmp_path, rounds=1, max_train_tasks=3, max_eval_tasks=2)
+    env.splits["train"] = tasks("train", 40)
+    await runner.run(exp.experiment_id)
+    trained = sorted({t.task_id for t in store.trajectories(exp.experiment_id, 0, "attempt")})
+    assert len(trained) == 3
+    assert trained != sorted(t.task_id for t in tasks("train", 40))[:3]
+    again = await runner._tasks("alfworld", "train", 3, seed=0)
+    assert [t.task_id for t in again] == trained  # the same sample on resume
+    other = await runner._tasks("alfworld", "train", 3, seed=1)
+    assert [t.task_id for t in other] != trained
