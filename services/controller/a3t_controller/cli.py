@@ -190,6 +190,8 @@ async def run_local(args: argparse.Namespace) -> int:
             critic=critic,
         )
         exp = store.create_experiment(config.name, f"local-{config.name}", config.to_dict())
+        if args.fork_from and exp.state == "pending" and store.round(exp.experiment_id, 0) is None:
+            fork(store, args.fork_from, config, exp.experiment_id)
         where = (
             "new"
             if exp.state == "pending"
@@ -219,6 +221,22 @@ async def run_local(args: argparse.Namespace) -> int:
         for proc in procs.values():
             proc.stop()
         store.close()
+
+
+def fork(store: Store, source_name: str, config: ExperimentConfig, experiment_id: str) -> None:
+    """Starts `experiment_id` from `source_name`'s round 0 explored data (--fork-from)."""
+    source = store.experiment(source_name)
+    unlike = config.explores_unlike(ExperimentConfig.from_dict(source.config))
+    if unlike:
+        raise ConfigError(
+            [
+                f"--fork-from {source_name}: its config explores differently ({', '.join(unlike)} "
+                "differ); a fork measures another selector on the same explored data, so give "
+                "the same values"
+            ]
+        )
+    copied = store.fork_explored(source.experiment_id, experiment_id)
+    print(f"forked from {source_name}: {copied} trajectories (base evaluation, round 0 explored)")
 
 
 async def _until_sigterm(work) -> int:
@@ -295,6 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--actre-max-new-tokens", type=int, default=32)
     run.add_argument("--experiment", help="YAML of ExperimentConfig fields")
+    run.add_argument(
+        "--fork-from",
+        metavar="NAME",
+        help="a new experiment starts from NAME's round 0 explored data (same store), to "
+        "measure another selector on it; the exploring settings must match",
+    )
     run.add_argument(
         "--set",
         action="append",

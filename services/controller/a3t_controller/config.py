@@ -33,6 +33,26 @@ ENV_DEFAULTED = {
     "explore_probability": "explore_probability",
     "use_actre": "explore_with_actre",
 }
+# Fields that decide what round 0 attempts and explores: an experiment forked from another's
+# explored data (a3t run --fork-from) must match on all of them.
+EXPLORE_FIELDS = (
+    "env",
+    "train_split",
+    "eval_split",
+    "max_train_tasks",
+    "max_eval_tasks",
+    "max_steps",
+    "explore_attempts",
+    "explore_probability",
+    "invalid_limit",
+    "explore_skip_verbs",
+    "explore_only_prefixes",
+    "stop_at_first_success",
+    "use_actre",
+    "curriculum_levels",
+    "base_model",
+    "seed",
+)
 # Difficulty levels of the env's game generator (a3t.envs.alfworld.gen.LEVELS), easiest first.
 GENERATED_LEVELS = (1, 2, 3, 4)
 MAX_GENERATED = 10_000  # games per GenerateTasks call, as the env proto documents
@@ -172,6 +192,11 @@ class ExperimentConfig:
     def curriculum_split(self, level: int) -> str:
         """The generated training split of a curriculum level, named as `a3t run` names them."""
         return f"gen_l{level}_s{self.curriculum_seed}_n{self.curriculum_train_count}"
+
+    def explores_unlike(self, other: ExperimentConfig) -> list[str]:
+        """The fields that make `other` attempt or explore round 0 differently from this config
+        (an experiment forked from another must match on all of them)."""
+        return [name for name in EXPLORE_FIELDS if getattr(self, name) != getattr(other, name)]
 
     def problems(self) -> list[str]:
         found = []

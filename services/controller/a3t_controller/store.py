@@ -558,6 +558,58 @@ class Store:
         ).fetchone()
         return None if row is None else dict(row)
 
+    def fork_explored(self, source_id: str, experiment_id: str) -> int:
+        """Gives a new experiment the source's base evaluation and round 0 up to selection (its
+        attempts and explorations, copied with new ids), so that another selector can be
+        measured on the same explored data (DESIGN.md step 3). The new experiment then runs
+        from round 0's select phase. Returns the trajectories copied.
+
+        Refused unless the new experiment has nothing yet and the source finished exploring
+        round 0. Whether their configs explore alike is the caller's check (`explores_alike`).
+        """
+        source = self.round(source_id, 0)
+        if source is None or source["phase"] in ("attempt", "explore"):
+            raise FailedPrecondition(
+                f"experiment {source_id!r} has not finished exploring round 0; fork it after"
+            )
+        if self.trajectories(experiment_id) or self.round(experiment_id, 0) is not None:
+            raise FailedPrecondition(
+                f"experiment {experiment_id!r} already has data; a fork starts from nothing"
+            )
+        copied = 0
+        for round_, phases in ((-1, ("eval",)), (0, ("attempt", "explore"))):
+            for phase in phases:
+                for t in self.trajectories(source_id, round_, phase):
+                    traj = replace(t.trajectory, trajectory_id="")  # a new id in the fork
+                    self.add_trajectory(experiment_id, round_, phase, t.attempt, traj)
+                    copied += 1
+        base = self.evaluation(source_id, -1)
+        if base is not None:
+            self.record_evaluation(
+                experiment_id,
+                -1,
+                base["adapter"],
+                base["n_tasks"],
+                base["success_rate"],
+                base["by_type"],
+                base["cumulative_success_rate"],
+            )
+        self.start_round(
+            experiment_id,
+            0,
+            source["policy_adapter"],
+            source["explore_probability"],
+            source["level"],
+        )
+        explored = {
+            k: v
+            for k, v in source["stats"].items()
+            if k.startswith(("attempt_", "explore_", "train_level", "train_split"))
+            or k.endswith(("_attempt", "_explore"))
+        }
+        self.set_round_phase(experiment_id, 0, "select", {**explored, "forked_from": source_id})
+        return copied
+
     def record_evaluation(
         self,
         experiment_id: str,

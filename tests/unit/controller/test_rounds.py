@@ -399,3 +399,48 @@ async def test_task_limits_draw_a_seeded_sample_not_the_first_ids(tmp_path):
     assert [t.task_id for t in again] == trained  # the same sample on resume
     other = await runner._tasks("alfworld", "train", 3, seed=1)
     assert [t.task_id for t in other] != trained
+
+
+async def test_a_fork_selects_the_sources_explored_data_without_exploring_again(tmp_path):
+    store, runner, source, env, *_ = make(tmp_path, rounds=1, selector="env")
+    await runner.run(source.experiment_id)
+    config = ExperimentConfig(**{**store.experiment(source.experiment_id).config, "name": "f"})
+    config = ExperimentConfig.from_dict({**config.to_dict(), "selector": "random"})
+    assert config.explores_unlike(ExperimentConfig.from_dict(source.config)) == []
+    fork = store.create_experiment("f", "req-f", config.to_dict())
+    copied = store.fork_explored(source.experiment_id, fork.experiment_id)
+    creates = env.creates
+    await runner.run(fork.experiment_id)
+
+    def explored(eid):
+        return [
+            # Actions, not thoughts: each selector's kept trajectories get their rationales.
+            (t.round, t.phase, t.task_id, t.attempt, t.won, [s.action for s in t.trajectory.steps])
+            for t in store.trajectories(eid)
+            if t.phase != "eval" or t.round == BASE_ROUND
+        ]
+
+    assert explored(fork.experiment_id) == explored(source.experiment_id)
+    assert copied == len(explored(source.experiment_id)) == 4 + 6 + 36
+    assert env.creates - creates == 4  # only round 0's evaluation ran
+    assert {s["selector"] for s in store.selections(fork.experiment_id, 0)} == {"random"}
+    assert store.round(fork.experiment_id, 0)["stats"]["forked_from"] == source.experiment_id
+    ids = {t.trajectory_id for t in store.trajectories(source.experiment_id)}
+    assert ids.isdisjoint(t.trajectory_id for t in store.trajectories(fork.experiment_id))
+
+
+async def test_a_fork_is_refused_before_exploration_and_onto_data(tmp_path):
+    store, runner, source, *_ = make(tmp_path, rounds=1)
+    other = store.create_experiment("g", "req-g", ExperimentConfig(name="g").to_dict())
+    with pytest.raises(FailedPrecondition, match="has not finished exploring round 0"):
+        store.fork_explored(source.experiment_id, other.experiment_id)
+    await runner.run(source.experiment_id)
+    with pytest.raises(FailedPrecondition, match="already has data"):
+        store.fork_explored(source.experiment_id, source.experiment_id)
+    changed = ExperimentConfig(name="h", train_split="train", eval_split="eval", seed=4)
+    assert changed.explores_unlike(ExperimentConfig.from_dict(source.config)) == [
+        "max_steps",
+        "explore_attempts",
+        "explore_probability",
+        "seed",
+    ]
