@@ -134,7 +134,7 @@ async def _start_services(
     if config.use_actre:
         specs["actre"] = [*model, "--max-new-tokens", str(args.actre_max_new_tokens)]
     if config.selector in ("critic", "hybrid"):
-        specs["critic"] = model
+        specs["critic"] = [*model, "--scoring", args.critic_scoring]
     procs = {}
     try:
         for name, extra in specs.items():
@@ -312,6 +312,13 @@ def main(argv: list[str] | None = None) -> int:
         help="tokens per policy step (default by env: ALFWorld 40, WebShop 64, API-Bank 96)",
     )
     run.add_argument("--actre-max-new-tokens", type=int, default=32)
+    run.add_argument(
+        "--critic-scoring",
+        choices=["text", "probability"],
+        default="text",
+        help="how the critic scores (selector critic/hybrid): its written 0-10 score, or 10 x "
+        "its probability of answering yes to 'did the agent accomplish the task'",
+    )
     run.add_argument("--experiment", help="YAML of ExperimentConfig fields")
     run.add_argument(
         "--fork-from",
