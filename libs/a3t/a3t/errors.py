@@ -56,6 +56,13 @@ class ResourceExhausted(A3tError):
     code_name = "RESOURCE_EXHAUSTED"
 
 
+class Aborted(A3tError):
+    """The work it belonged to is gone (e.g. a session lost with its worker): retrying the same
+    call cannot help; start over one level up (open a new session)."""
+
+    code_name = "ABORTED"
+
+
 class Unavailable(A3tError):
     """A dependency is not reachable or not ready; safe to retry with backoff."""
 

@@ -29,7 +29,7 @@ import yaml
 from a3t.errors import A3tError, ConfigError
 from a3t.procs import ServiceProcess, start_service, tree_cpu_seconds
 from a3t.rpc.client import channel
-from a3t_controller.config import ExperimentConfig
+from a3t_controller.config import ExperimentConfig, load_config_yaml
 from a3t_controller.report import export_jsonl, markdown_report, plot_report
 from a3t_controller.store import Store
 
@@ -82,10 +82,7 @@ def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
     """The profile, then the env's part of it, then --experiment YAML, flags and --set."""
     given = {}
     if args.experiment:
-        loaded = yaml.safe_load(Path(args.experiment).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError([f"{args.experiment}: top level must be a mapping"])
-        given.update(loaded)
+        given.update(load_config_yaml(Path(args.experiment).read_text(), args.experiment))
     if args.data_root:
         given.setdefault("train_split", args.train_split or "valid_train")
         given.setdefault("eval_split", args.eval_split or "valid_seen")

@@ -96,7 +96,8 @@ class GrpcEnv:
             # Sent once: a retried step could act twice. Unreachable (the step's fate unknown)
             # or NOT_FOUND (the env restarted, or the session expired while the controller
             # waited for another service): the episode is played again from the start.
-            if exc.code() in RETRYABLE or exc.code() == grpc.StatusCode.NOT_FOUND:
+            lost = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ABORTED)  # ABORTED: worker died
+            if exc.code() in RETRYABLE or exc.code() in lost:
                 raise EpisodeInterrupted(f"env step: {exc.code().name}: {exc.details()}") from exc
             raise
         return EnvAnswer(

@@ -7,13 +7,16 @@ YAML + flags. Every problem is reported at once (ConfigError).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from a3t.envs import ENVIRONMENTS
-from a3t.errors import ConfigError
+from a3t.errors import ConfigError, InvalidArgument, quote
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # a3t_controller.select: env, critic and both (hybrid); oracle and random measure the critic.
@@ -306,6 +309,32 @@ class ExperimentConfig:
         return config
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without aliases: a few nested aliases expand a 242-byte document into
+    megabytes (a "billion laughs"), and an experiment config never needs them."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            line = self.peek_event().start_mark.line + 1
+            raise _AliasFound(f"line {line}: YAML aliases (*name) are not accepted; write it out")
+        return super().compose_node(parent, index)
+
+
+class _AliasFound(yaml.YAMLError):
+    pass
+
+
+def load_config_yaml(text: str, what: str) -> dict:
+    """A YAML mapping of experiment fields, aliases refused; InvalidArgument naming `what`."""
+    try:
+        loaded = yaml.load(text, Loader=_NoAliasLoader) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"{what} does not parse: {str(exc)[:300]}") from exc
+    if not isinstance(loaded, dict):
+        raise InvalidArgument(f"{what} must be a mapping of ExperimentConfig fields")
+    return loaded
+
+
 _SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
 
 
@@ -318,9 +347,11 @@ def _typed(name: str, annotation: str, value: Any) -> tuple[Any, str]:
             return float(item), True
         if kind == "float" and isinstance(item, str):
             try:
-                return float(item), True
+                item = float(item)
             except ValueError:
                 return item, False
+        if kind == "float" and isinstance(item, float):  # .nan and .inf are YAML floats
+            return item, math.isfinite(item)
         if kind in ("int", "float") and isinstance(item, bool):
             return item, False
         return item, isinstance(item, _SCALARS[kind])
@@ -331,10 +362,21 @@ def _typed(name: str, annotation: str, value: Any) -> tuple[Any, str]:
         out = [scalar(kind, item) for item in items]
         if all(ok for _, ok in out):
             return tuple(v for v, _ in out), ""
-        return value, f"{name} must be a list of {kind} values, got {value!r}"
+        finite = "finite " if kind == "float" else ""
+        return value, f"{name} must be a list of {finite}{kind} values, got {_shown(value)}"
     if annotation in _SCALARS:
         out, ok = scalar(annotation, value)
         if ok:
             return out, ""
-        return value, f"{name} must be {annotation}, got {value!r}"
+        finite = "a finite " if annotation == "float" else ""
+        return value, f"{name} must be {finite or ''}{annotation}, got {_shown(value)}"
     return value, ""
+
+
+def _shown(value: Any) -> str:
+    """A config value in an error message, cut short: a huge value must not make the message
+    too large to send."""
+    if isinstance(value, str):
+        return quote(value)
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"

@@ -17,7 +17,7 @@ import yaml
 from a3t.controller.v1 import controller_pb2 as pb
 from a3t.controller.v1 import controller_pb2_grpc
 from a3t.errors import ConfigError, FailedPrecondition, InvalidArgument
-from a3t_controller.config import ExperimentConfig
+from a3t_controller.config import ExperimentConfig, load_config_yaml
 from a3t_controller.rounds import PHASES, Progress, RoundRunner, Services
 from a3t_controller.store import ExperimentRow, Store
 
@@ -46,13 +46,7 @@ def config_from_spec(spec: pb.ExperimentSpec) -> ExperimentConfig:
     """Spec fields override the YAML; zero values mean "default" as the proto documents."""
     data = {}
     if spec.config_yaml:
-        try:
-            loaded = yaml.safe_load(spec.config_yaml) or {}
-        except yaml.YAMLError as exc:
-            raise InvalidArgument(f"config_yaml does not parse: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise InvalidArgument("config_yaml must be a mapping of ExperimentConfig fields")
-        data.update(loaded)
+        data.update(load_config_yaml(spec.config_yaml, "config_yaml"))
     for field in (
         "name",
         "env",
@@ -71,6 +65,11 @@ def config_from_spec(spec: pb.ExperimentSpec) -> ExperimentConfig:
     if spec.explore_probability:
         data["explore_probability"] = list(spec.explore_probability)
     if spec.selector:
+        if spec.selector not in _SELECTORS:  # a newer client's value, or garbage
+            raise InvalidArgument(
+                f"selector {spec.selector} is not a Selector of this controller "
+                f"({', '.join(pb.Selector.Name(v) for v in _SELECTORS)})"
+            )
         data["selector"] = _SELECTORS[spec.selector]
     try:
         return ExperimentConfig.from_dict(data)
@@ -163,6 +162,8 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
         return experiment_pb(self._store.experiment(request.experiment_id))
 
     async def ListExperiments(self, request, context) -> pb.ListExperimentsResponse:
+        if request.page_size < 0:
+            raise InvalidArgument(f"page_size must be >= 0 (0 = all), got {request.page_size}")
         rows = self._store.experiments()
         if request.page_size:
             rows = rows[: request.page_size]

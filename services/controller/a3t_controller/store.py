@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from a3t.errors import AlreadyExists, FailedPrecondition, NotFound
+from a3t.errors import AlreadyExists, FailedPrecondition, NotFound, quote
 from a3t.trajectory import Trajectory
 
 SCHEMA = """
@@ -228,7 +228,7 @@ class Store:
             (experiment_id, experiment_id),
         ).fetchone()
         if row is None:
-            raise NotFound(f"experiment {experiment_id!r} not found; `a3t status` lists them")
+            raise NotFound(f"experiment {quote(experiment_id)} not found; `a3t status` lists them")
         return _experiment(row)
 
     def experiments(self) -> list[ExperimentRow]:
@@ -315,7 +315,7 @@ class Store:
             "SELECT json FROM trajectories WHERE trajectory_id = ?", (trajectory_id,)
         ).fetchone()
         if row is None:
-            raise NotFound(f"trajectory {trajectory_id!r} not found")
+            raise NotFound(f"trajectory {quote(trajectory_id)} not found")
         stored = Trajectory.from_json(row["json"])
         if [s.action for s in stored.steps] != [s.action for s in traj.steps]:
             raise FailedPrecondition(

@@ -40,7 +40,7 @@ from typing import Any
 
 from a3t.envs import env_spec
 from a3t.envs.base import Environment, Game, GameState, TaskRecord
-from a3t.errors import A3tError, AlreadyExists, NotFound, Unavailable
+from a3t.errors import A3tError, Aborted, AlreadyExists, NotFound, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -488,7 +488,9 @@ class GamePool:
             raise Unavailable("the env game pool is shut down")
         why = self._lost.get(session_id)
         if why is not None:
-            raise Unavailable(f"session {session_id} was lost: {why}; open a new session")
+            # ABORTED, not UNAVAILABLE: retrying the call cannot bring the session back, and
+            # generic retry policies loop on UNAVAILABLE.
+            raise Aborted(f"session {session_id} was lost: {why}; open a new session")
         raise NotFound(f"session {session_id} is not open in this pool")
 
     def _forget(self, session_id: str) -> None:

@@ -127,6 +127,24 @@ async def test_errors(stub):
         )
     )
     assert code == grpc.StatusCode.ALREADY_EXISTS and "dup" in details
+    code, details = await _code(
+        stub.CreateExperiment(pb.CreateExperimentRequest(request_id="s", spec=spec(selector=99)))
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "selector 99 is not a Selector" in details
+    code, details = await _code(stub.ListExperiments(pb.ListExperimentsRequest(page_size=-1)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "page_size must be >= 0" in details
+    code, details = await _code(
+        stub.GetExperiment(pb.GetExperimentRequest(experiment_id="x" * 2_000_000), timeout=30)
+    )
+    assert code == grpc.StatusCode.NOT_FOUND and "(2000000 characters)" in details
+    assert len(details) < 300  # a huge id is quoted short, not echoed
+    bomb = "a: &a [x, x, x, x, x, x, x, x]\nb: [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+    code, details = await _code(
+        stub.CreateExperiment(
+            pb.CreateExperimentRequest(request_id="y", spec=spec("y", config_yaml=bomb))
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "YAML aliases" in details
 
 
 async def wait_final(stub, experiment_id: str) -> pb.Experiment:

@@ -113,3 +113,25 @@ async def test_metrics_count_rpcs_by_code(server):
     assert 'a3t_rpctest_rpc_requests_total{code="INVALID_ARGUMENT",method="Step"}' in text
     assert 'a3t_rpctest_rpc_duration_seconds_count{method="Step"}' in text
     assert "a3t_rpctest_build_info{" in text
+
+
+async def test_a_second_server_on_a_busy_port_is_refused(server):
+    with pytest.raises(OSError, match=r"cannot listen on 127\.0\.0\.1:\d+: the port is in use"):
+        await start_server(
+            "second",
+            [
+                Registration(
+                    env_pb2_grpc.add_EnvServiceServicer_to_server,
+                    Servicer(),
+                    "a3t.env.v1.EnvService",
+                )
+            ],
+            port=server.port,
+            metrics_port=None,
+        )
+    # The first one still answers every call.
+    async with channel(f"127.0.0.1:{server.port}") as chan:
+        stub = env_pb2_grpc.EnvServiceStub(chan)
+        for _ in range(5):
+            resp = await stub.Step(env_pb2.StepRequest(action="x"), timeout=5)
+            assert resp.observation == "did x"

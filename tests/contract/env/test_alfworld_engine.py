@@ -26,7 +26,7 @@ from a3t.envs.alfworld.engine import (
     read_walkthrough,
 )
 from a3t.envs.base import TaskRecord
-from a3t.errors import A3tError, FailedPrecondition, NotFound, Unavailable
+from a3t.errors import A3tError, Aborted, FailedPrecondition, NotFound, Unavailable
 from a3t_env.pool import GamePool
 
 
@@ -256,7 +256,7 @@ async def test_dead_worker_fails_its_sessions_and_is_replaced(
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(Unavailable, match="died"):
             await pool.step("doomed", "look")
-        with pytest.raises(Unavailable, match="lost"):
+        with pytest.raises(Aborted, match="lost"):  # not retryable: the session is gone
             await pool.step("doomed", "look")
         await pool.close("doomed")  # a lost session closes quietly
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from a3t.errors import ConfigError
+from a3t.errors import ConfigError, InvalidArgument
 from a3t_controller.cli import _parse_set
-from a3t_controller.config import SELECTORS, ExperimentConfig
+from a3t_controller.config import SELECTORS, ExperimentConfig, load_config_yaml
 
 
 def test_values_take_the_field_types():
@@ -39,7 +39,35 @@ def test_wrong_types_are_all_reported_by_name():
     assert "rounds must be int, got 'two'" in text
     assert "use_actre must be bool, got 1" in text
     assert "lora_target_modules must be a list of str values, got [1]" in text
-    assert "learning_rate must be float, got 'fast'" in text
+    assert "learning_rate must be a finite float, got 'fast'" in text
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "-inf", ".nan"])
+def test_non_finite_floats_are_refused(value):
+    with pytest.raises(ConfigError, match="learning_rate must be a finite float"):
+        ExperimentConfig.from_dict({"learning_rate": value})
+    with pytest.raises(ConfigError, match="explore_probability must be a list of finite float"):
+        ExperimentConfig.from_dict({"explore_probability": [1.0, value]})
+
+
+def test_a_huge_value_is_cut_short_in_the_message():
+    with pytest.raises(ConfigError) as err:
+        ExperimentConfig.from_dict({"rounds": "x" * 1_000_000, "max_steps": list(range(10**5))})
+    assert len(str(err.value)) < 600
+    assert "(1000000 characters)" in str(err.value)
+
+
+def test_yaml_aliases_are_refused_before_they_expand():
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+    bomb += "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nrounds: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    with pytest.raises(InvalidArgument) as err:
+        load_config_yaml(bomb, "config_yaml")
+    assert "config_yaml does not parse: line 2: YAML aliases (*name) are not accepted" in str(
+        err.value
+    )
+    assert load_config_yaml("rounds: 2\n", "f.yaml") == {"rounds": 2}
+    with pytest.raises(InvalidArgument, match=r"f\.yaml must be a mapping"):
+        load_config_yaml("- 1\n", "f.yaml")
 
 
 def test_unknown_keys_are_refused():
@@ -90,6 +118,6 @@ def test_chat_data_ratio_is_checked_and_needs_a_file():
     assert "chat_data_ratio > 0 needs chat_data_uri" in str(info.value)
     with pytest.raises(ConfigError) as info:
         ExperimentConfig.from_dict({"chat_data_ratio": float("nan"), "chat_data_uri": "c.jsonl"})
-    assert "chat_data_ratio must be in [0, 100], got nan" in str(info.value)
+    assert "chat_data_ratio must be a finite float, got nan" in str(info.value)
     ok = ExperimentConfig.from_dict({"chat_data_ratio": 0.25, "chat_data_uri": "c.jsonl"})
     assert ok.chat_data_ratio == 0.25

@@ -90,7 +90,9 @@ class EnvServiceServicer:
         """Sends one action to a session. An action the game cannot carry out is a normal step answered
         the way the environment does ("Nothing happens."), never an error.
         Errors: NOT_FOUND (unknown or expired session), INVALID_ARGUMENT (empty action, or longer
-        than the env's limit), FAILED_PRECONDITION (the episode is already done).
+        than the env's limit), FAILED_PRECONDITION (the episode is already done), ABORTED (the
+        session was lost with its worker process: open a new one; retrying the step cannot help),
+        UNAVAILABLE (the worker died during this step).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
