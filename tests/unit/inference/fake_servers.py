@@ -151,7 +151,7 @@ class FakeTgi(_Fake):
     tokenizer: Any = None
     model_id: str = "tiny"
     replies: deque = field(default_factory=deque)
-    adapters: tuple[str, ...] = ()  # adapter ids the server was launched with
+    adapters: tuple[str, ...] = ()  # adapter ids the server was launched with (LORA_ADAPTERS)
     ready: bool = True
     overloaded: bool = False
     stop_includes_sequence: bool = True  # TGI returns the stop sequence in the text
@@ -193,11 +193,9 @@ class FakeTgi(_Fake):
         if self.overloaded:
             return Reply(429, body={"error": "Model is overloaded", "error_type": "overloaded"})
         adapter = params.get("adapter_id")
-        if adapter is not None and adapter not in self.adapters:
-            return Reply(
-                422,
-                body={"error": f"adapter {adapter} is not loaded", "error_type": "validation"},
-            )
+        # Like TGI: an adapter id it was not launched with gets the base model, silently. One
+        # it serves shifts the model's log-probs.
+        shift = -0.01 * (self.adapters.index(adapter) + 1) if adapter in self.adapters else 0.0
         if params.get("temperature") is not None and params["temperature"] <= 0:
             return Reply(
                 422,
@@ -216,7 +214,7 @@ class FakeTgi(_Fake):
                 {
                     "id": t,
                     "text": self.tokenizer.decode([t]),
-                    "logprob": None if i == 0 else _prefill_logprob(t, i),
+                    "logprob": None if i == 0 else _prefill_logprob(t, i) + shift,
                 }
                 for i, t in enumerate(prompt_ids)
             ]

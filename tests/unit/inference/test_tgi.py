@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from a3t.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from a3t.errors import FailedPrecondition, NotFound, Unavailable
 from a3t.inference import chat
 from a3t.inference.base import ChatMessage, GenerationParams, write_adapter_manifest
 from a3t.inference.tgi import TgiEngine, TgiEngineConfig
@@ -86,7 +86,10 @@ async def test_sampling_with_an_adapter_and_stop_sequences(tgi, tokenizer_dir, t
     assert info.active_adapter == "r1" and info.adapters[0].version == 3
     params = GenerationParams(max_new_tokens=40, temperature=0.7, top_p=0.9, seed=7, stop=("\n\n",))
     out = await engine.generate(MESSAGES, params)
-    assert tgi.posts("/")[0]["parameters"] == {
+    # Loading probed TGI with the adapter and without it (TGI serves unknown ids as the base).
+    probes = sorted(str(p["parameters"].get("adapter_id")) for p in tgi.posts("/")[:2])
+    assert probes == ["None", "r1"]
+    assert tgi.posts("/")[2]["parameters"] == {
         "adapter_id": "r1",
         "details": True,
         "do_sample": True,
@@ -100,7 +103,7 @@ async def test_sampling_with_an_adapter_and_stop_sequences(tgi, tokenizer_dir, t
     assert out.text == "go to desk 1" and out.finish_reason == "stop"
     # "base" sends no adapter_id; top_p 1 is not sent (TGI requires top_p < 1)
     await engine.generate(MESSAGES, GenerationParams(temperature=1.0), adapter="base")
-    assert tgi.posts("/")[1]["parameters"] == {
+    assert tgi.posts("/")[3]["parameters"] == {
         "details": True,
         "do_sample": True,
         "max_new_tokens": 128,
@@ -167,14 +170,18 @@ async def test_adapter_checks(tgi, tokenizer_dir, tmp_path) -> None:
         await engine.load_adapter("gone", str(tmp_path / "gone"))
     with pytest.raises(FailedPrecondition, match="trained on 'other/model'"):
         await engine.load_adapter("o", adapter(tmp_path, "o", base="other/model"))
-    # recorded here, but TGI was not launched with it: TGI's validation error
-    await engine.load_adapter("r2", adapter(tmp_path, "r2"))
-    with pytest.raises(InvalidArgument, match="adapter r2 is not loaded"):
+    # TGI was not launched with r2 and would answer with the base model: refused, not recorded
+    with pytest.raises(FailedPrecondition, match=r"does not serve adapter 'r2'.*LORA_ADAPTERS=r2="):
+        await engine.load_adapter("r2", adapter(tmp_path, "r2"))
+    assert engine.info().adapters == ()
+    with pytest.raises(NotFound, match="not loaded"):
         await engine.generate(MESSAGES, GenerationParams(), adapter="r2")
-    info = await engine.unload_adapter("r2")
+    info = await engine.load_adapter("r1", adapter(tmp_path, "r1"))  # one it serves
+    assert [a.name for a in info.adapters] == ["r1"]
+    info = await engine.unload_adapter("r1")
     assert info.adapters == ()
     with pytest.raises(NotFound):
-        await engine.unload_adapter("r2")
+        await engine.unload_adapter("r1")
 
 
 async def test_server_errors_map_to_retryable_or_not(tgi, tokenizer_dir) -> None:

@@ -36,6 +36,11 @@ Adapters: TGI cannot load a LoRA at run time, so `load_adapter` checks the direc
 and records the name; requests send the name as `adapter_id`, which TGI resolves among the
 adapters it was launched with (`LORA_ADAPTERS=<name>=<path>,...`). A new round's adapter
 therefore needs TGI restarted with it; the `openai` engine (vLLM) loads adapters at run time.
+TGI answers an adapter id it does not know with the base model, silently (TGI issue 2505), so an
+evaluation could measure the base model under the adapter's name. `load_adapter` therefore asks
+TGI for the prefill log-probs of one probe prompt with the adapter and without: identical
+numbers mean TGI is not applying it, and the load is refused. (A LoRA whose B matrices are still
+zero, never trained, would be refused too; a3t never serves one.)
 Episode KV caches are TGI's business (its prefix cache), so `episode_id` is ignored here.
 """
 
@@ -269,9 +274,43 @@ class TgiEngine:
 
     async def load_adapter(self, name: str, path: str, activate: bool = False) -> EngineInfo:
         info = self._book.check(name, path)
+        await self._check_served(name)
         self._book.add(info, activate)
-        log.info("adapter %s (%s) recorded; TGI must have been launched with it", name, path)
+        log.info("adapter %s (%s): TGI serves it", name, path)
         return self.info()
+
+    async def _check_served(self, name: str) -> None:
+        """FailedPrecondition unless TGI's answers with adapter_id=name differ from the base
+        model's (prefill log-probs of a probe prompt)."""
+
+        async def prefill(client: AsyncInferenceClient, adapter_id: str | None) -> list[float]:
+            out = await client.text_generation(
+                _PROBE,
+                stream=False,
+                details=True,
+                decoder_input_details=True,
+                max_new_tokens=1,
+                adapter_id=adapter_id,
+            )
+            found = out.details.prefill if out.details is not None else []
+            return [p.logprob for p in found if p.logprob is not None]
+
+        try:
+            async with self._client() as client:
+                with_adapter, base = await asyncio.gather(
+                    prefill(client, name), prefill(client, None)
+                )
+        except (httpx2.HTTPError, HfHubHTTPError, TextGenerationError) as exc:
+            raise _map_error(exc) from exc
+        if not with_adapter or all(
+            abs(a - b) < 1e-6 for a, b in zip(with_adapter, base, strict=True)
+        ):
+            raise FailedPrecondition(
+                f"{_SERVER} at {self.config.endpoint} does not serve adapter {name!r}: its "
+                "answers with that adapter_id equal the base model's (TGI falls back to the base "
+                f"model for an adapter it was not launched with). Launch TGI with "
+                f"LORA_ADAPTERS={name}=<the adapter directory>, then load it again"
+            )
 
     async def unload_adapter(self, name: str) -> EngineInfo:
         self._book.remove(name)
@@ -293,6 +332,10 @@ class TgiEngine:
 
     async def close(self) -> None:
         return None  # clients are per call; nothing stays open
+
+
+# A fixed prompt whose prefill log-probs tell whether TGI applies an adapter.
+_PROBE = "You are an agent in a household. Your task is to: put a clean mug on the shelf."
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
