@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export ALFWORLD_DATA ?= $(CURDIR)/var/alfworld
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-all lint fmt proto bench-env bench-gen bench-engine bench-trainer bench-learning clean
+.PHONY: help install run test test-slow test-system test-all lint fmt proto bench-env bench-gen bench-engine bench-trainer bench-learning clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,10 +38,13 @@ run: $(STAMP) ## run the whole A3T loop locally (SmolLM2 on the CPU, generated A
 	else echo "make run: the controller (issue 6) is not built yet; nothing to run. Start a service alone with: $(PY) -m a3t_env --help" >&2; exit 2; fi
 
 test: $(STAMP) ## fast tests (unit + contract + e2e), the command CI runs
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow and not system" -q
 
 test-slow: $(STAMP) ## slow tier only: all 140 ALFWorld games, SmolLM2, longer e2e
 	$(PY) -m pytest -m slow -q
+
+test-system: $(STAMP) ## tests that need Debian packages: promtool/prometheus, podman (README)
+	$(PY) -m pytest -m system -q
 
 test-all: $(STAMP) ## every test
 	$(PY) -m pytest -q

@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import sys
 
+from prometheus_client import REGISTRY
+
 from a3t.controller.v1 import controller_pb2, controller_pb2_grpc
 from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, run_service, serve
+from a3t_controller import metrics
 from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
 from a3t_controller.config import ControllerSettings
 from a3t_controller.patience import Patience
@@ -24,6 +27,7 @@ log = logging.getLogger("a3t_controller")
 
 async def run(settings: ControllerSettings) -> None:
     store = Store(settings.db_path)
+    REGISTRY.register(metrics.ExperimentStates(settings.db_path))
     patience = Patience(settings.service_wait_seconds, lambda _, msg: store.set_waiting(msg))
     env = GrpcEnv(channel(settings.env_target), patience)
     policy = GrpcPolicy(channel(settings.policy_target), patience=patience)

@@ -6,7 +6,13 @@ normally drives one experiment at a time.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
 from prometheus_client import Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
 
 ROUND = Gauge("a3t_controller_round", "Round the latest active experiment is in (0-based).")
 PHASE = Gauge(
@@ -34,3 +40,36 @@ EPISODES_REPLAYED = Counter(
     "Episodes played again from the start because the env lost their session.",
     ["phase"],
 )
+
+
+class ExperimentStates:
+    """`a3t_controller_experiments{state}`: experiments in the store by state, read at scrape
+    time (pending, running, waiting = running but waiting for a service, succeeded, failed,
+    cancelled), so an alert can fire on a failed experiment. Reads through its own connection:
+    the store's belongs to the event loop."""
+
+    STATES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled")
+
+    def __init__(self, db_path: Path):
+        self._db_path = db_path
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "a3t_controller_experiments",
+            "Experiments in the store by state (waiting: running, but waiting for a service).",
+            labels=["state"],
+        )
+        counts = dict.fromkeys(self.STATES, 0)
+        try:
+            with closing(sqlite3.connect(f"file:{self._db_path}?mode=ro", uri=True)) as db:
+                rows = db.execute(
+                    "SELECT state, waiting_for != '' AS waiting, COUNT(*) FROM experiments "
+                    "GROUP BY 1, 2"
+                ).fetchall()
+        except sqlite3.Error:
+            rows = []  # no store yet: every count 0
+        for state, waiting, n in rows:
+            counts["waiting" if state == "running" and waiting else state] += n
+        for state, n in counts.items():
+            family.add_metric([state], n)
+        yield family

@@ -52,6 +52,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "services": {"trainer": {"gpus": 1}, "critic": {"engine": "local", "gpus": 1}},
         "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
         "experiment": {
             "create": True,
             "config": {
@@ -610,6 +611,28 @@ def test_servicemonitor_only_when_enabled_and_selects_every_metrics_port(
         names = {p["name"] for p in svc["spec"]["ports"]}
         expected = "http" if component(svc) == "tgi" else "metrics"
         assert expected in names, svc["metadata"]["name"]
+
+
+def test_alert_rules_only_when_enabled_and_scoped_to_the_release(
+    renders: dict[str, list[dict]],
+) -> None:
+    assert of_kind(renders["default"], "PrometheusRule") == []
+    (rule,) = of_kind(renders["tgi"], "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (group,) = rule["spec"]["groups"]
+    alerts = {r["alert"]: r for r in group["rules"]}
+    assert set(alerts) == {
+        "A3tExperimentFailed",
+        "A3tWaitingForService",
+        "A3tServiceDown",
+        "A3tNoProgress",
+    }
+    known = _code_metric_names()
+    for alert in alerts.values():
+        assert f'namespace="{NAMESPACE}"' in alert["expr"]
+        for name in re.findall(r"\b(a3t_[a-z0-9_]+)", alert["expr"]):
+            assert name in known, f"{alert['alert']} queries {name}, which the code never exports"
+    # The promtool checks (syntax, and each alert firing on data) are in tests/system/.
 
 
 def _code_metric_names() -> set[str]:
