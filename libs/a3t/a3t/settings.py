@@ -92,8 +92,18 @@ def load_settings(
     types_ = _field_types(cls)
     parser = argparse.ArgumentParser(prog=f"a3t-{service}", description=cls.__doc__)
     parser.add_argument("--config", type=Path, help="YAML file of settings (keys = field names)")
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for name, typ in types_.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, help=str(typ))
+        kind = getattr(typ, "__name__", str(typ))
+        default = defaults[name]
+        shown = str(default) if isinstance(default, Path) else repr(default)
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            default=None,
+            metavar=kind.upper(),
+            help=f"default {shown}; env A3T_{service.upper()}_{name.upper()}",
+        )
     args = parser.parse_args(list(argv or []))
 
     problems: list[str] = []

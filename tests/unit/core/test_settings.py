@@ -57,3 +57,13 @@ def test_validation_problems(tmp_path):
 def test_unreadable_config_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing\.yaml"):
         load_settings(Demo, "demo", ["--config", str(tmp_path / "missing.yaml")], environ={})
+
+
+def test_help_names_each_flags_type_default_and_env_var(capsys):
+    with pytest.raises(SystemExit) as info:
+        load_settings(Demo, "demo", ["--help"], {})
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--port INT default 1; env A3T_DEMO_PORT" in out
+    assert "--root PATH default var; env A3T_DEMO_ROOT" in out
+    assert "<class" not in out
