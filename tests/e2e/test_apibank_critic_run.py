@@ -5,6 +5,7 @@ process (env, policy, trainer, critic), SmolLM2 on the CPU, the real API-Bank le
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import subprocess
 import sys
@@ -37,25 +38,20 @@ def test_a3t_run_on_apibank_with_the_critic_completes_a_round(tmp_path):
         stats = json.loads(db.execute("SELECT stats_json FROM rounds").fetchone()[0])
         phases = {p for (p,) in db.execute("SELECT DISTINCT phase FROM trajectories")}
         tasks = db.execute("SELECT json FROM trajectories").fetchall()
-        selections = db.execute(
-            "SELECT s.selector, s.kept, s.score FROM selections s JOIN trajectories t "
-            "USING (trajectory_id)"
-        ).fetchall()
+        selections = db.execute("SELECT selector, kept, score FROM selections").fetchall()
     assert state == "succeeded"
     config = json.loads(config)
     # API-Bank's defaults reached the experiment: temperature sampling, no ActRe, critic SFT.
     assert config["env"] == "apibank" and config["use_actre"] is False
     assert config["sft_only"] is True and config["max_steps"] == 3
     assert stats["attempt_total"] == 3 and stats["selector"] == "critic"
-    assert "critic_auc" in stats and stats["kept_critic"] >= 1
+    assert "critic_auc" in stats
     for (text,) in tasks:
         assert json.loads(text)["task"]["env"] == "apibank"
-    # The critic scored every explored trajectory (probability scoring never fails to parse),
-    # 0 to 10, and the top half was kept.
+    # The critic scored every explored trajectory (probability scoring always parses), 0 to
+    # 10, and kept at most the top half (at most 2 per task).
     assert selections and all(s == "critic" for s, _, _ in selections)
     assert all(score is not None and 0 <= score <= 10 for _, _, score in selections)
-    assert (
-        sum(k for _, k, _ in selections) == (len(selections) + 1) // 2
-        or stats["kept_critic"] <= (len(selections) + 1) // 2
-    )
-    assert {"attempt", "eval"} <= phases
+    kept = sum(k for _, k, _ in selections)
+    assert 1 <= kept <= math.ceil(len(selections) / 2) and kept == stats["kept_critic"]
+    assert {"attempt", "explore", "eval"} <= phases
