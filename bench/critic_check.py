@@ -2,12 +2,15 @@
 explored data, with the critic's agreement with the call check.
 
     .venv/bin/python bench/critic_check.py [--data-root ../shared/data/api-bank] [--write]
+        [--explored-from NAME] [--with-text]
 
-One `a3t run --env apibank` explores (selector critic, text scoring); the other selectors start
-from its round-0 explored data (`a3t run --fork-from`), so they differ only in what they keep:
-- critic (text): the critic's written 0-10 score;
+The first run explores; the other selectors start from its round-0 explored data (`a3t run
+--fork-from`; with --explored-from, every run forks from that experiment of the same store), so
+they differ only in what they keep:
 - critic (probability): 10 x the critic's probability of "yes" to "did the agent accomplish the
   task" (nothing generated);
+- critic (text, with --with-text): the critic's written 0-10 score (measured here at ~38 s per
+  API-Bank trajectory on 2 cores: 256 tokens and a repair retry, so off by default);
 - oracle: the call check in the critic's place (the upper bound);
 - random: a seeded random sample of the same size rule (the lower bound).
 Every selector keeps the top half of the candidates it ranks (critic_threshold 0, so the rank is
@@ -43,8 +46,7 @@ COMMON = (
     *("--set", "max_train_tasks=16", "--set", "max_eval_tasks=16"),
     *("--set", "explore_attempts=4", "--set", "critic_threshold=0"),
 )
-RUNS = {  # name: (what, extra arguments); the first explores, the others fork from it
-    "critic_text": ("critic, text score", ("--set", "selector=critic")),
+RUNS = {  # name: (what, extra arguments); the first explores unless --explored-from is given
     "critic_prob": (
         "critic, probability of yes",
         ("--set", "selector=critic", "--critic-scoring", "probability"),
@@ -52,17 +54,17 @@ RUNS = {  # name: (what, extra arguments); the first explores, the others fork f
     "oracle": ("oracle (the call check)", ("--set", "selector=oracle")),
     "random": ("random (same size rule)", ("--set", "selector=random")),
 }
-EXPLORER = "critic_text"
+TEXT_RUN = ("critic, text score", ("--set", "selector=critic"))
 
 
-def run(name: str, extra: tuple[str, ...], data_root: Path) -> dict:
+def run(name: str, extra: tuple[str, ...], data_root: Path, source: str | None) -> dict:
     cmd = [
         str(ROOT / ".venv/bin/a3t"),
         *("--workdir", str(WORKDIR), "run", "--name", name),
         *("--data-root", str(data_root)),
         *COMMON,
         *extra,
-        *(() if name == EXPLORER else ("--fork-from", EXPLORER)),
+        *(("--fork-from", source) if source else ()),
     ]
     print(" ".join(cmd), flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -111,8 +113,8 @@ def fmt(value, pattern: str = "{:.2f}") -> str:
     return "-" if value is None else pattern.format(value)
 
 
-def table(results: dict[str, dict]) -> str:
-    explorer = read(EXPLORER)["stats"]
+def table(results: dict[str, dict], runs: dict, explorer_name: str) -> str:
+    explorer = read(explorer_name)["stats"]
     lines = [
         SECTION,
         "",
@@ -135,7 +137,7 @@ def table(results: dict[str, dict]) -> str:
         "| critic AUC | CPU min: select / train / evaluate | state |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, (what, _) in RUNS.items():
+    for name, (what, _) in runs.items():
         res = read(name)
         s, n = res["stats"], res["n_eval"]
         won = res["kept_won"]
@@ -156,12 +158,18 @@ def table(results: dict[str, dict]) -> str:
             f"| {fmt(recall)} | {fmt(s.get('critic_auc'))} | {cpu} | {state} |"
         )
     explore_cpu = sum(explorer.get(f"cpu_s_{p}", 0) for p in ("attempt", "explore")) / 60
-    base_cpu = (results.get(EXPLORER, {}).get("cpu", 0)) / 60
+    whole = results.get(explorer_name, {}).get("cpu")
     lines += [
         "",
-        f"CPU minutes: the exploring run {base_cpu:.1f} in all (base evaluation, attempt and "
-        f"exploration {explore_cpu:.1f} of them); "
-        + ", ".join(f"{name} {results[name]['cpu'] / 60:.1f}" for name in RUNS if name in results)
+        f"CPU minutes: exploring ({explorer_name}) {explore_cpu:.1f} for the attempts and "
+        "explorations"
+        + (f", {whole / 60:.1f} in all" if whole else "")
+        + "; then "
+        + ", ".join(
+            f"{name} {results[name]['cpu'] / 60:.1f}"
+            for name in runs
+            if name in results and name != explorer_name
+        )
         + " (each fork: selection, training, evaluation).",
     ]
     return "\n".join(lines) + "\n"
@@ -172,18 +180,23 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared/data/api-bank")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--report-only", action="store_true", help="run nothing; read the store")
+    parser.add_argument("--explored-from", help="fork every run from this experiment's round 0")
+    parser.add_argument("--with-text", action="store_true", help="also the text-scoring critic")
     args = parser.parse_args()
     WORKDIR.mkdir(parents=True, exist_ok=True)
+    runs = dict(RUNS) | ({"critic_text": TEXT_RUN} if args.with_text else {})
+    explorer = args.explored_from or next(iter(runs))
     results = {}
-    for name, (_, extra) in RUNS.items():
+    for name, (_, extra) in runs.items():
         saved = WORKDIR / f"{name}.json"
         if saved.exists() and json.loads(saved.read_text())["exit"] == 0:
             results[name] = json.loads(saved.read_text())  # measured already
         elif args.report_only:
             results[name] = json.loads(saved.read_text()) if saved.exists() else {"cpu": 0}
         else:
-            results[name] = run(name, extra, args.data_root.resolve())
-    body = table(results)
+            source = None if name == explorer else explorer
+            results[name] = run(name, extra, args.data_root.resolve(), source)
+    body = table(results, runs, explorer)
     print(body)
     if args.write:
         replace_section(SECTION, body)
