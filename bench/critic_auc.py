@@ -1,15 +1,17 @@
 """The critic's signal: AUC of its scores against the environment's outcome, per env and scoring.
 
-    .venv/bin/python bench/critic_auc.py [--alfworld-episodes 24] [--write]
+    .venv/bin/python bench/critic_auc.py [--alfworld-episodes 24] [--scorings probability text]
+        [--write]
 
 Trajectories (each with the env's won / lost):
 - ALFWorld: episodes of uniformly random admissible actions (seeded, 10 steps) on generated
   level-1 games, half won and half lost;
 - API-Bank: every trajectory of bench/critic_check.py's exploring run (var/bench/critic): the
   base evaluation, the attempts and the explorations (run that first).
-A critic service (a real process, SmolLM2-135M-Instruct on the CPU) scores each one, once with
-`scoring: text` (its written 0-10) and once with `scoring: probability` (10 x P(yes) to "did the
-agent accomplish the task"). Reported per env and mode: the AUC against won (0.5 = no signal;
+A critic service (a real process, SmolLM2-135M-Instruct on the CPU) scores each one with each
+scoring asked for: `probability` (10 x P(yes) to "did the agent accomplish the task"; the default)
+and `text` (its written 0-10; about 38 s per API-Bank trajectory on 2 cores, so only on
+request). Reported per env and mode: the AUC against won (0.5 = no signal;
 ties count half), the share of unparseable answers, and the mean score of won and lost
 trajectories. With --write the table replaces its section of docs/benchmarks.md.
 """
@@ -126,6 +128,9 @@ def row(env: str, scoring: str, trajectories: list, scores: list, seconds: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alfworld-episodes", type=int, default=24)
+    parser.add_argument(
+        "--scorings", nargs="+", default=["probability"], choices=["probability", "text"]
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     sets = {
@@ -133,7 +138,7 @@ def main() -> None:
         "API-Bank": apibank_trajectories(),
     }
     rows = []
-    for scoring in ("text", "probability"):
+    for scoring in args.scorings:
         everything = [t for trajs in sets.values() for t in trajs]
         start = time.perf_counter()
         scores = asyncio.run(score_all(everything, scoring))
@@ -147,7 +152,8 @@ def main() -> None:
         [
             SECTION,
             "",
-            f"Command: `.venv/bin/python bench/critic_auc.py --write` ({date.today()}, "
+            f"Command: `.venv/bin/python bench/critic_auc.py --scorings {' '.join(args.scorings)}"
+            f" --write` ({date.today()}, "
             f"{platform.machine()} {os.cpu_count()}-core CPU, nothing else running; the critic "
             "service a real process, SmolLM2-135M-Instruct float32). ALFWorld: random-walk "
             "episodes on generated level-1 games, half won; API-Bank: every trajectory of "
