@@ -29,6 +29,7 @@ import platform
 import resource
 import sqlite3
 import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -118,7 +119,8 @@ def table(results: dict[str, dict], runs: dict, explorer_name: str) -> str:
     lines = [
         SECTION,
         "",
-        f"Command: `.venv/bin/python bench/critic_check.py --write` ({date.today()}, "
+        f"Command: `.venv/bin/python bench/critic_check.py {' '.join(sys.argv[1:])}` "
+        f"({date.today()}, "
         f"{platform.machine()} {os.cpu_count()}-core CPU, nothing else running; SmolLM2-135M-"
         "Instruct float32 as policy and critic, every service a real process). API-Bank level-1, "
         "16 training items and 16 held-out items sampled from the dialogue-disjoint "
