@@ -6,7 +6,9 @@
 # Needs root (debootstrap) and podman or docker. About 2 minutes and 300 MB.
 set -eu
 image="${1:-a3t-base:bookworm}"
-mirror="${2:-$(grep -rhoE '^URIs: *http[^ ]*' /etc/apt/sources.list.d/ 2>/dev/null | head -n1 | sed 's/^URIs: *//')}"
+# The first Debian archive apt uses (not a third-party repository, not the security archive).
+mirror="${2:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+  | grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ')}"
 mirror="${mirror:-http://deb.debian.org/debian}"
 engine="${ENGINE:-$(command -v podman >/dev/null 2>&1 && echo podman || echo docker)}"
 root="$(mktemp -d)"
