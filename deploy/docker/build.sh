@@ -8,6 +8,8 @@
 #   WHEELS       a wheel directory mounted into the build, for torch (podman only; default
 #                /opt/wheels when it exists)
 #   TORCH_INDEX_URL  where torch comes from otherwise (default: the CPU index)
+#   CA_BUNDLE    a CA bundle pip trusts inside the build, for networks whose proxy re-signs TLS
+#                (default: $PIP_CERT when set; podman only)
 #   VERSION      the tag (default: the chart's appVersion)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -29,6 +31,10 @@ if [ -z "$base" ]; then
 fi
 set -- --network host --build-arg "BASE_IMAGE=$base"
 [ -n "${TORCH_INDEX_URL:-}" ] && set -- "$@" --build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL"
+ca="${CA_BUNDLE:-${PIP_CERT:-}}"
+if [ "$engine" = podman ] && [ -n "$ca" ] && [ -f "$ca" ]; then
+  set -- "$@" --volume "$ca:/run/a3t-ca.crt:ro" --build-arg PIP_CERT=/run/a3t-ca.crt
+fi
 wheels="${WHEELS:-/opt/wheels}"
 if [ "$engine" = podman ] && [ -d "$wheels" ]; then
   set -- "$@" --volume "$(cd "$wheels" && pwd):/wheels:ro"
