@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make images`: builds a3t-<service>:<version> for the six services from deploy/docker/Dockerfile.
+# `make images`: builds the shared a3t-runtime:<version> from deploy/docker/Dockerfile, then
+# a3t-<service>:<version> for the six services, each one layer on it (ENV A3T_SERVICE=<service>).
 #   deploy/docker/build.sh [SERVICE ...]          (default: all six)
 # Settings (environment):
 #   ENGINE       podman or docker (default: podman when installed)
@@ -13,7 +14,6 @@
 #   VERSION      the tag (default: the chart's appVersion)
 set -eu
 cd "$(dirname "$0")/../.."
-mkdir -p var
 engine="${ENGINE:-$(command -v podman >/dev/null 2>&1 && echo podman || echo docker)}"
 version="${VERSION:-$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' deploy/helm/a3t/Chart.yaml)}"
 services="${*:-env policy actre critic trainer controller}"
@@ -39,12 +39,20 @@ wheels="${WHEELS:-/opt/wheels}"
 if [ "$engine" = podman ] && [ -d "$wheels" ]; then
   set -- "$@" --volume "$(cd "$wheels" && pwd):/wheels:ro"
 fi
+mkdir -p var/images
+start=$(date +%s)
+echo "building a3t-runtime:$version (base $base, $engine; log var/images/runtime.log) ..."
+"$engine" build -f deploy/docker/Dockerfile "$@" -t "a3t-runtime:$version" . \
+  >var/images/runtime.log 2>&1 \
+  || { tail -n 30 var/images/runtime.log; echo "runtime build failed; log: var/images/runtime.log"; exit 1; }
+echo "  a3t-runtime:$version built in $(( $(date +%s) - start )) s"
+# One layer per service on the shared runtime: the service the entry point starts.
+empty="$(mktemp -d)"
+trap 'rm -rf "$empty"' EXIT
 for service in $services; do
-  start=$(date +%s)
-  echo "building a3t-$service:$version (base $base, $engine) ..."
-  "$engine" build -f deploy/docker/Dockerfile --target service --build-arg "SERVICE=$service" \
-    "$@" -t "a3t-$service:$version" . >"var/images-$service.log" 2>&1 \
-    || { tail -n 30 "var/images-$service.log"; echo "build of $service failed; log: var/images-$service.log"; exit 1; }
-  echo "  a3t-$service:$version built in $(( $(date +%s) - start )) s"
+  printf 'FROM a3t-runtime:%s\nENV A3T_SERVICE=%s\nLABEL org.opencontainers.image.title=a3t-%s\n' \
+    "$version" "$service" "$service" >"$empty/Containerfile"
+  "$engine" build -q -f "$empty/Containerfile" -t "a3t-$service:$version" "$empty" >/dev/null
+  echo "  a3t-$service:$version"
 done
 "$engine" images --filter "reference=a3t-*" --format '{{.Repository}}:{{.Tag}} {{.Size}}'

@@ -138,6 +138,15 @@ def save_logs(docs: list[dict]) -> None:
             (WORK / f"{pod}.log").write_text(done.stdout + done.stderr)
 
 
+def teardown(docs: list[dict], manifests: Path) -> None:
+    """The pods down and their volumes (PVCs) removed: every run starts from nothing."""
+    if manifests.exists():
+        podman("kube", "down", str(manifests), check=False)
+    for doc in docs:
+        if doc["kind"] == "PersistentVolumeClaim":
+            podman("volume", "rm", "-f", doc["metadata"]["name"], check=False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the pods running")
@@ -145,12 +154,18 @@ def main() -> int:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     docs = render()
+    services = ports(docs)
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            # On the host network podman refuses port mappings; the ports are the services'
+            # own (each listens on its port on this machine).
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                container.pop("ports", None)
     manifests = WORK / "manifests.yaml"
     manifests.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    services = ports(docs)
     print(f"{len(docs)} manifests -> {manifests}; pods: {', '.join(services)}")
     started = time.monotonic()
-    podman("kube", "down", str(manifests), check=False)  # what a previous run left
+    teardown(docs, manifests)  # what a previous run left
     podman("kube", "play", "--network", "host", str(manifests))
     code = 1
     try:
@@ -174,10 +189,7 @@ def main() -> int:
     finally:
         save_logs(docs)
         if not args.keep:
-            podman("kube", "down", str(manifests), check=False)
-            for doc in docs:
-                if doc["kind"] == "PersistentVolumeClaim":
-                    podman("volume", "rm", "-f", doc["metadata"]["name"], check=False)
+            teardown(docs, manifests)
             print("pods and volumes removed")
     return code
 
