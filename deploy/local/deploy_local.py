@@ -131,11 +131,14 @@ async def follow(controller: str, name: str, timeout: float) -> int:
 
 
 def save_logs(docs: list[dict]) -> None:
+    """Each service container's log, to var/deploy-local/<deployment>.log."""
     for doc in docs:
         if doc["kind"] == "Deployment":
-            pod = f"{doc['metadata']['name']}-pod"
-            done = podman("pod", "logs", pod, check=False)
-            (WORK / f"{pod}.log").write_text(done.stdout + done.stderr)
+            name = doc["metadata"]["name"]
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            # podman 4.3 names a Deployment's pod <name>-pod-0, its containers <pod>-<container>.
+            done = podman("logs", f"{name}-pod-0-{container['name']}", check=False)
+            (WORK / f"{name}.log").write_text(done.stdout + done.stderr)
 
 
 def teardown(docs: list[dict], manifests: Path) -> None:
@@ -143,7 +146,8 @@ def teardown(docs: list[dict], manifests: Path) -> None:
     if manifests.exists():
         podman("kube", "down", str(manifests), check=False)
     for doc in docs:
-        if doc["kind"] == "PersistentVolumeClaim":
+        # podman makes a named volume for each claim, and one for each ConfigMap it mounts.
+        if doc["kind"] in ("PersistentVolumeClaim", "ConfigMap"):
             podman("volume", "rm", "-f", doc["metadata"]["name"], check=False)
 
 

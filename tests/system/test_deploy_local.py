@@ -30,3 +30,5 @@ def test_deploy_local_completes_a_round_through_pods() -> None:
     assert "pods and volumes removed" in out
     left = subprocess.run(["podman", "pod", "ps", "-q"], capture_output=True, text=True)
     assert left.stdout.strip() == ""
+    volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True)
+    assert not [v for v in volumes.stdout.split() if v.startswith("local-a3t-")]
