@@ -1,6 +1,6 @@
 """`a3t run --env apibank` with the critic selector, as a user runs it: every service a real
 process (env, policy, trainer, critic), SmolLM2 on the CPU, the real API-Bank level-1 items from
-../shared/data/api-bank, one round (slow tier: about 10 minutes on 2 cores)."""
+../shared/data/api-bank, one round (slow tier: about 3 minutes on 2 cores)."""
 
 from __future__ import annotations
 
