@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export ALFWORLD_DATA ?= $(CURDIR)/var/alfworld
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-system test-all lint fmt proto images deploy-local bench-env bench-gen bench-engine bench-trainer bench-learning clean
+.PHONY: help install run test test-slow test-system test-all lint fmt proto images deploy-local llama-server bench-env bench-gen bench-engine bench-trainer bench-learning clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ images: ## build the six service images with podman (or docker): deploy/docker/b
 
 deploy-local: $(STAMP) ## the chart as pods (podman kube play), one experiment through them, torn down
 	$(PY) deploy/local/deploy_local.py
+
+llama-server: $(STAMP) ## build llama.cpp's OpenAI-compatible server once (var/llama-cpp; ~10 min)
+	sh deploy/local/llama_server.sh
 
 proto: $(STAMP) ## regenerate the committed gRPC stubs from proto/
 	$(PY) -m a3t.protogen
