@@ -47,7 +47,7 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 class Cluster:
-    def __init__(self, root: Path, model: str):
+    def __init__(self, root: Path, model: str, with_critic: bool = False):
         self.root = root
         self.model = model
         self.procs: dict[str, ServiceProcess] = {}
@@ -57,6 +57,8 @@ class Cluster:
             "actre": ["--model", model, "--max-new-tokens", "16"],
             "trainer": ["--state-dir", str(root / "trainer")],
         }
+        if with_critic:
+            self.args["critic"] = ["--model", model, "--max-new-tokens", "32"]
 
     async def start(self) -> None:
         logs = self.root / "logs"
@@ -93,6 +95,7 @@ class Cluster:
                 p["trainer"].target,
                 "--service-wait-seconds",
                 "180",
+                *(("--critic-target", p["critic"].target) if "critic" in p else ()),
             ],
             log_dir=self.root / "logs",
         )

@@ -40,12 +40,14 @@ async def server():
         ],
         metrics_port=0,
     )
+    await running.set_serving(True)
     yield running
     await running.server.stop(0)
 
 
 async def test_health_flips_to_serving(server):
     target = f"127.0.0.1:{server.port}"
+    await server.set_serving(False)  # as a service starts: NOT_SERVING until it has loaded
     async with channel(target) as chan:
         stub = health_pb2_grpc.HealthStub(chan)
         resp = await stub.Check(health_pb2.HealthCheckRequest(service="a3t.env.v1.EnvService"))
@@ -135,3 +137,18 @@ async def test_a_second_server_on_a_busy_port_is_refused(server):
         for _ in range(5):
             resp = await stub.Step(env_pb2.StepRequest(action="x"), timeout=5)
             assert resp.observation == "did x"
+
+
+async def test_rpcs_answer_unavailable_until_serving_but_health_answers(server):
+    await server.set_serving(False)  # as while a service loads, or drains on SIGTERM
+    async with channel(f"127.0.0.1:{server.port}") as chan:
+        stub = env_pb2_grpc.EnvServiceStub(chan)
+        with pytest.raises(aio.AioRpcError) as info:
+            await stub.Step(env_pb2.StepRequest(action="x"), timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "the rpctest service is not SERVING" in info.value.details()
+        health = health_pb2_grpc.HealthStub(chan)
+        resp = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        assert resp.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        await server.set_serving(True)
+        assert (await stub.Step(env_pb2.StepRequest(action="x"), timeout=5)).observation

@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha import reflection
 
 from a3t.errors import ConfigError
 from a3t.metrics import rpc_metrics, start_metrics_server
-from a3t.rpc.interceptors import ServerInterceptor
+from a3t.rpc.interceptors import ServerInterceptor, ServingGate
 from a3t.settings import describe, load_settings
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,11 @@ class RunningServer:
     port: int
     metrics_port: int
     service_names: list[str] = field(default_factory=list)
+    gate: ServingGate | None = None
 
     async def set_serving(self, serving: bool) -> None:
+        if self.gate is not None:
+            self.gate.open = serving
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving
@@ -78,8 +81,9 @@ async def start_server(
 
     `metrics_port=None` skips the /metrics HTTP server (in-process contract tests).
     """
+    gate = ServingGate(service)
     server = aio.server(
-        interceptors=[ServerInterceptor(rpc_metrics(service))],
+        interceptors=[ServerInterceptor(rpc_metrics(service), gate)],
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -113,7 +117,7 @@ async def start_server(
             "or the host is not an address of this machine; choose another --port / --host"
         )
     bound_metrics = -1 if metrics_port is None else start_metrics_server(metrics_port, host)
-    running = RunningServer(server, health_servicer, bound, bound_metrics, names)
+    running = RunningServer(server, health_servicer, bound, bound_metrics, names, gate)
     await running.set_serving(False)
     await server.start()
     log.info("%s gRPC listening on %s:%d (NOT_SERVING until ready)", service, host, bound)
