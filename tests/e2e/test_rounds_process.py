@@ -58,7 +58,8 @@ class Cluster:
             "trainer": ["--state-dir", str(root / "trainer")],
         }
         if with_critic:
-            self.args["critic"] = ["--model", model, "--max-new-tokens", "32"]
+            # Probability scoring: a random tiny model never writes a readable verdict.
+            self.args["critic"] = ["--model", model, "--scoring", "probability"]
 
     async def start(self) -> None:
         logs = self.root / "logs"

@@ -35,6 +35,8 @@ WAITING = Gauge(
     "1 while the controller waits for a service that does not answer (down or restarting).",
     ["service"],
 )
+for _service in ("env", "policy", "actre", "critic", "trainer"):  # 0 from the start, not absent
+    WAITING.labels(service=_service).set(0)
 EPISODES_REPLAYED = Counter(
     "a3t_controller_episodes_replayed_total",
     "Episodes played again from the start because the env lost their session.",
