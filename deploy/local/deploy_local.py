@@ -13,6 +13,12 @@
    follows the experiment (WatchExperiment) to its end and prints its rounds (ListRounds).
 4. Tears the pods and their volumes down (`podman kube down`), unless --keep.
 
+With `--kill SERVICE` the service's container is killed (SIGKILL) once the round is exploring
+and started again 5 s later, as kubelet would (podman counts a `podman kill` as stopped by the
+user and does not apply the restart policy: measured, the controller then waited out its whole
+budget and failed the experiment, as it should); the controller waits for it, and the experiment
+must still succeed.
+
 Images come from `make images` (localhost/a3t-<service>:<version>). Exits 0 when the experiment
 succeeded. Manifests and pod logs are written under var/deploy-local/.
 """
@@ -95,8 +101,9 @@ async def wait_healthy(services: dict[str, int], timeout: float) -> None:
         print(f"  {name} SERVING after {time.monotonic() - start:.0f} s", flush=True)
 
 
-async def follow(controller: str, name: str, timeout: float) -> int:
-    """Streams the experiment's progress to its end; prints its rounds; 0 if it succeeded."""
+async def follow(controller: str, name: str, timeout: float, kill: str = "") -> int:
+    """Streams the experiment's progress to its end; prints its rounds; 0 if it succeeded.
+    `kill`: the service whose container is killed when the round starts exploring."""
     from a3t.controller.v1 import controller_pb2 as pb
     from a3t.controller.v1 import controller_pb2_grpc
     from a3t.rpc.client import channel
@@ -112,6 +119,14 @@ async def follow(controller: str, name: str, timeout: float) -> int:
             if line != last:
                 print(line, flush=True)
                 last = line
+            if kill and event.phase == pb.ROUND_PHASE_EXPLORE and event.done >= 4:
+                container = f"{RELEASE}-a3t-{kill}-pod-0-{kill}"
+                podman("kill", "--signal", "KILL", container)
+                print(f"killed {container} (SIGKILL) mid-exploration", flush=True)
+                await asyncio.sleep(5)
+                podman("start", container)
+                print(f"started {container} again", flush=True)
+                kill = ""
         exp = await stub.GetExperiment(
             pb.GetExperimentRequest(experiment_id=exp.experiment_id), timeout=30
         )
@@ -155,6 +170,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the pods running")
     parser.add_argument("--timeout-minutes", type=float, default=60)
+    parser.add_argument(
+        "--kill",
+        choices=["env", "policy", "actre", "trainer"],
+        default="",
+        help="kill this service's container mid-exploration; the experiment must survive it",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     docs = render()
@@ -187,7 +208,9 @@ def main() -> int:
         subprocess.run(create, check=True)
         name = yaml.safe_load(config.read_text())["name"]
         code = asyncio.run(
-            follow(f"127.0.0.1:{services['controller']}", name, 60 * args.timeout_minutes)
+            follow(
+                f"127.0.0.1:{services['controller']}", name, 60 * args.timeout_minutes, args.kill
+            )
         )
         print(f"deploy-local: {time.monotonic() - started:.0f} s from kube play to the report")
     finally:
