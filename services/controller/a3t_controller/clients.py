@@ -118,7 +118,7 @@ class GrpcEnv:
 class GrpcAdapters:
     """LoadAdapter on any of the model services (same request type everywhere). Remembers what
     it loaded, so that a service that restarted (and lost its adapters) can be given them
-    again (`reload`)."""
+    again (`call_reloading`)."""
 
     def __init__(self, method: Callable, service: str, patience: Patience):
         self._method = method
