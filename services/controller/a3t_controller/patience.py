@@ -89,9 +89,10 @@ class Patience:
                     if not waiting:
                         waiting = True
                         self._start_wait(service, exc)
-                    delay = min(backoff_seconds(attempt, base=0.5, cap=10.0), self.seconds - waited)
+                    # At least 50 ms between tries, never past the budget.
+                    delay = max(backoff_seconds(attempt, base=0.5, cap=10.0), 0.05)
                     attempt += 1
-                    await self._sleep(max(delay, 0.05))
+                    await self._sleep(min(delay, self.seconds - waited))
         finally:
             if waiting:
                 self._end_wait(service)
