@@ -11,6 +11,7 @@ Env sessions stay on the replica that created them because one channel keeps one
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -125,6 +126,8 @@ class GrpcAdapters:
         self._service = service
         self._patience = patience
         self.loaded: dict[str, str] = {}  # name -> uri
+        self._reload_lock = asyncio.Lock()
+        self._reloads = 0  # reloads done after a restart; calls that failed before one retry
 
     async def load_adapter(self, name: str, uri: str) -> None:
         await self._patience.call(
@@ -137,16 +140,27 @@ class GrpcAdapters:
 
     async def call_reloading(self, method: Callable, request, adapter: str):
         """`method(request)` through patience; if the service answers that `adapter` (one this
-        client loaded) is not loaded, it restarted: load it again and repeat once."""
-        try:
-            return await self._patience.call(self._service, method, request, timeout=MODEL_TIMEOUT)
-        except aio.AioRpcError as exc:
-            lost = exc.code() == grpc.StatusCode.NOT_FOUND and adapter in self.loaded
-            if not lost:
-                raise
-            log.warning("%s lost adapter %s (restarted?); loading it again", self._service, adapter)
-            await self.load_adapter(adapter, self.loaded[adapter])
-            return await self._patience.call(self._service, method, request, timeout=MODEL_TIMEOUT)
+        client loaded) is not loaded, it restarted: load it again and repeat. Concurrent calls
+        that hit the same restart share one reload (a second reload replacing the adapter while
+        a repeated call runs would fail that call again: seen with two episodes at once)."""
+        for tries in range(3):
+            generation = self._reloads
+            try:
+                return await self._patience.call(
+                    self._service, method, request, timeout=MODEL_TIMEOUT
+                )
+            except aio.AioRpcError as exc:
+                lost = exc.code() == grpc.StatusCode.NOT_FOUND and adapter in self.loaded
+                if not lost or tries == 2:
+                    raise
+            async with self._reload_lock:
+                if self._reloads == generation:  # nobody reloaded since this call failed
+                    log.warning(
+                        "%s lost adapter %s (restarted?); loading it again", self._service, adapter
+                    )
+                    await self.load_adapter(adapter, self.loaded[adapter])
+                    self._reloads += 1
+        raise AssertionError("unreachable")
 
 
 class GrpcPolicy:

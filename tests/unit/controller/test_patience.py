@@ -109,3 +109,33 @@ def test_a_negative_or_nan_budget_is_refused():
     for bad in (-1, float("nan")):
         with pytest.raises(ValueError, match="service_wait_seconds must be >= 0"):
             Patience(bad)
+
+
+async def test_calls_that_hit_one_restart_share_one_adapter_reload():
+    import asyncio
+
+    from a3t_controller.clients import GrpcAdapters
+
+    served: set[str] = set()
+    loads = []
+
+    async def load(request, timeout):
+        loads.append(request.adapter.name)
+        served.discard(request.adapter.name)  # a reload replaces the adapter: a short gap
+        await asyncio.sleep(0.01)
+        served.add(request.adapter.name)
+
+    async def act(request, timeout):
+        await asyncio.sleep(0.001)
+        if request not in served:
+            raise rpc_error(grpc.StatusCode.NOT_FOUND, f"adapter {request!r} is not loaded")
+        return "acted"
+
+    adapters = GrpcAdapters(load, "policy", Patience(5))
+    await adapters.load_adapter("round-0", "/adapters/round-0")
+    served.clear()  # the policy restarted and lost it
+    results = await asyncio.gather(
+        *(adapters.call_reloading(act, "round-0", "round-0") for _ in range(4))
+    )
+    assert results == ["acted"] * 4
+    assert loads == ["round-0", "round-0"]  # the first load, then one reload for all four
