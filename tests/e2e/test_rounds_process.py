@@ -310,5 +310,5 @@ async def test_a_service_killed_and_restarted_mid_round_is_waited_for(cluster, s
     assert f"waiting for the {service} service" in log
     if service == "policy":
         assert "loading it again" in log  # its adapter, lost with the restart
-    if service == "env":
-        assert "playing it again" in log  # episodes whose sessions died with the env
+    # (Whether an env kill interrupts an episode depends on its timing: a session open at the
+    # kill is replayed, "playing it again" in the log; the counts above hold either way.)
