@@ -26,15 +26,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sqlite3
-import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
 from docs_section import replace_section
+from learning_check import measured_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Critic selection: API-Bank"
@@ -67,13 +65,7 @@ def run(name: str, extra: tuple[str, ...], data_root: Path, source: str | None) 
         *extra,
         *(("--fork-from", source) if source else ()),
     ]
-    print(" ".join(cmd), flush=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    result = {"wall": time.perf_counter() - start, "cpu": cpu, "exit": code}
+    result = measured_run(cmd)
     (WORKDIR / f"{name}.json").write_text(json.dumps(result))
     return result
 

@@ -95,18 +95,23 @@ def run_profile(name: str, profile: Profile, workdir: Path) -> dict:
         str(profile.eval_count),
         *profile.args,
     ]
-    print(" ".join(cmd), flush=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
     # A baseline may fail (e.g. exploration found nothing to train on): that is a result too.
-    code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    result = {"wall": time.perf_counter() - start, "cpu": cpu, "exit": code}
-    result |= read_store(workdir, name)
+    result = measured_run(cmd) | read_store(workdir, name)
     # Written at once, so a later profile's failure cannot lose this one's measurement.
     (workdir / "result.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def measured_run(cmd: list[str]) -> dict:
+    """Runs an `a3t run` command line; its wall seconds, the CPU seconds of its whole process
+    tree (every service is its child) and its exit code."""
+    print(" ".join(cmd), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall": time.perf_counter() - start, "cpu": cpu, "exit": code}
 
 
 def read_store(workdir: Path, name: str) -> dict:

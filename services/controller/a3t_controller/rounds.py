@@ -555,43 +555,29 @@ class RoundRunner:
             ),
             config=config,
         )
-        self._store.record_training(
-            exp,
-            round_,
-            request_id=request.request_id,
-            state="running",
-            dataset_uri=request.dataset_uri,
-            output_uri=request.output_uri,
-            n_examples=len(pool) + len(chats),
-        )
 
-        def progress(step: int, total: int, message: str) -> None:
-            self._emit(exp, round_, "train", step, total, message)
-
-        try:
-            result = await self._svc.trainer.train(request, progress)
-        except Exception:
+        def record(state: str, output_uri: str = request.output_uri, **done) -> None:
             self._store.record_training(
                 exp,
                 round_,
                 request_id=request.request_id,
-                state="failed",
+                state=state,
                 dataset_uri=request.dataset_uri,
-                output_uri=request.output_uri,
+                output_uri=output_uri,
                 n_examples=len(pool) + len(chats),
+                **done,
             )
+
+        def progress(step: int, total: int, message: str) -> None:
+            self._emit(exp, round_, "train", step, total, message)
+
+        record("running")
+        try:
+            result = await self._svc.trainer.train(request, progress)
+        except Exception:
+            record("failed")
             raise
-        self._store.record_training(
-            exp,
-            round_,
-            request_id=request.request_id,
-            state="succeeded",
-            dataset_uri=request.dataset_uri,
-            output_uri=result.adapter_uri,
-            n_examples=len(pool) + len(chats),
-            run_id=result.run_id,
-            metrics=result.metrics,
-        )
+        record("succeeded", result.adapter_uri, run_id=result.run_id, metrics=result.metrics)
         self._store.add_adapter(exp, round_ + 1, request.adapter_name, result.adapter_uri, round_)
         return {
             "adapter": request.adapter_name,

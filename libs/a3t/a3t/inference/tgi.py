@@ -243,15 +243,7 @@ class TgiEngine:
             raise InvalidArgument("the prompt must not be empty")
 
         async def one(client: AsyncInferenceClient, text: str, ids: list[int]) -> float:
-            out = await client.text_generation(
-                text,
-                stream=False,
-                details=True,
-                decoder_input_details=True,
-                max_new_tokens=1,
-                adapter_id=adapter_id,
-            )
-            prefill = out.details.prefill if out.details is not None else []
+            prefill = await _prefill(client, text, adapter_id)
             offset = len(prefill) - len(ids)  # > 0 when TGI added a BOS token of its own
             if offset < 0 or [p.id for p in prefill[offset:]] != ids:
                 raise FailedPrecondition(
@@ -284,15 +276,7 @@ class TgiEngine:
         model's (prefill log-probs of a probe prompt)."""
 
         async def prefill(client: AsyncInferenceClient, adapter_id: str | None) -> list[float]:
-            out = await client.text_generation(
-                _PROBE,
-                stream=False,
-                details=True,
-                decoder_input_details=True,
-                max_new_tokens=1,
-                adapter_id=adapter_id,
-            )
-            found = out.details.prefill if out.details is not None else []
+            found = await _prefill(client, _PROBE, adapter_id)
             return [p.logprob for p in found if p.logprob is not None]
 
         try:
@@ -332,6 +316,19 @@ class TgiEngine:
 
     async def close(self) -> None:
         return None  # clients are per call; nothing stays open
+
+
+async def _prefill(client: AsyncInferenceClient, text: str, adapter_id: str | None) -> list:
+    """TGI's prefill tokens of `text` (id, text, log-prob; the first log-prob is None)."""
+    out = await client.text_generation(
+        text,
+        stream=False,
+        details=True,
+        decoder_input_details=True,
+        max_new_tokens=1,
+        adapter_id=adapter_id,
+    )
+    return out.details.prefill if out.details is not None else []
 
 
 # A fixed prompt whose prefill log-probs tell whether TGI applies an adapter.
