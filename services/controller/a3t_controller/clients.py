@@ -12,8 +12,9 @@ Env sessions stay on the replica that created them because one channel keeps one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -37,7 +38,13 @@ from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
 from a3t.rpc.client import RETRYABLE
 from a3t.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from a3t.trajectory import Step, Task, TokenUsage, Trajectory
-from a3t_controller.episode import EnvAnswer, EpisodeInterrupted, PolicyAnswer, SessionView
+from a3t_controller.episode import (
+    EnvAnswer,
+    EpisodeInterrupted,
+    PolicyAnswer,
+    RolloutFailed,
+    SessionView,
+)
 from a3t_controller.patience import Patience
 from a3t_controller.rounds import TrainRequest, TrainResult
 
@@ -46,6 +53,33 @@ log = logging.getLogger(__name__)
 # Loading a game takes 1-2 s, a model step on a CPU several; leave room under load.
 ENV_TIMEOUT = 120.0
 MODEL_TIMEOUT = 300.0
+
+# Codes by which a service refuses a request built from one rollout (a prompt that cannot be
+# fitted into the context, a model or engine error on this input): the rollout is played again
+# and, if it keeps failing, its task's group is dropped (a3t_controller.rounds). Every other
+# code (UNAVAILABLE once the wait budget is spent, FAILED_PRECONDITION, UNAUTHENTICATED, ...)
+# is about the service or the setup, and fails the experiment (resumable).
+ROLLOUT_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+@contextlib.contextmanager
+def _rollout_call(service: str) -> Iterator[None]:
+    """Turns a refusal of this rollout's request into `RolloutFailed`, naming the service."""
+    try:
+        yield
+    except aio.AioRpcError as exc:
+        if exc.code() in ROLLOUT_CODES:
+            raise RolloutFailed(f"{service}: {exc.code().name}: {exc.details()}") from exc
+        raise
 
 
 class GrpcEnv:
@@ -100,6 +134,8 @@ class GrpcEnv:
             lost = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ABORTED)  # ABORTED: worker died
             if exc.code() in RETRYABLE or exc.code() in lost:
                 raise EpisodeInterrupted(f"env step: {exc.code().name}: {exc.details()}") from exc
+            if exc.code() in ROLLOUT_CODES:
+                raise RolloutFailed(f"env step: {exc.code().name}: {exc.details()}") from exc
             raise
         return EnvAnswer(
             resp.observation, resp.reward, resp.done, resp.won, tuple(resp.admissible_actions)
@@ -189,22 +225,20 @@ class GrpcPolicy:
         seed: int,
         adapter: str,
     ) -> PolicyAnswer:
-        resp = await self.adapters.call_reloading(
-            self._stub.Act,
-            policy_pb2.ActRequest(
-                episode_id=episode_id,
-                task=task_to_pb(task),
-                initial_observation=initial_observation,
-                history=[step_to_pb(s) for s in history],
-                admissible_actions=list(admissible),
-                params=types_pb2.GenerationParams(
-                    temperature=temperature, seed=seed, max_new_tokens=self._max_new_tokens
-                ),
-                adapter=adapter,
-                ground_actions=self._ground,
+        request = policy_pb2.ActRequest(
+            episode_id=episode_id,
+            task=task_to_pb(task),
+            initial_observation=initial_observation,
+            history=[step_to_pb(s) for s in history],
+            admissible_actions=list(admissible),
+            params=types_pb2.GenerationParams(
+                temperature=temperature, seed=seed, max_new_tokens=self._max_new_tokens
             ),
-            adapter,
+            adapter=adapter,
+            ground_actions=self._ground,
         )
+        with _rollout_call("policy"):
+            resp = await self.adapters.call_reloading(self._stub.Act, request, adapter)
         return PolicyAnswer(
             thought=resp.thought,
             action=resp.action,
@@ -237,18 +271,17 @@ class GrpcActRe:
         history: Sequence[Step],
         action: str,
     ) -> tuple[str, TokenUsage]:
-        resp = await self._patience.call(
-            "actre",
-            self._stub.Explain,
-            actre_pb2.ExplainRequest(
-                task=task_to_pb(task),
-                initial_observation=initial_observation,
-                history=[step_to_pb(s) for s in history],
-                action=action,
-                episode_id=episode_id,
-            ),
-            timeout=MODEL_TIMEOUT,
+        request = actre_pb2.ExplainRequest(
+            task=task_to_pb(task),
+            initial_observation=initial_observation,
+            history=[step_to_pb(s) for s in history],
+            action=action,
+            episode_id=episode_id,
         )
+        with _rollout_call("actre"):
+            resp = await self._patience.call(
+                "actre", self._stub.Explain, request, timeout=MODEL_TIMEOUT
+            )
         return resp.rationale, usage_from_pb(resp.usage)
 
     async def end_episode(self, episode_id: str) -> None:

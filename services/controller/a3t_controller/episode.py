@@ -118,7 +118,15 @@ class EpisodeSpec:
     explore_only_prefixes: tuple[str, ...] = ()
 
 
-class EpisodeInterrupted(Exception):
+class RolloutFailed(Exception):
+    """This one rollout could not be played to its end: a service refused a request built from
+    it (a prompt that cannot be fitted into the context, a game that fails to load, a model
+    error on this input). The round loop plays it again with a fresh session, and after
+    `MAX_ROLLOUT_RETRIES` drops its task's group for the phase (a3t_controller.rounds): a
+    rollout that failed is never stored, so it can never train as a negative."""
+
+
+class EpisodeInterrupted(RolloutFailed):
     """The env lost the episode's session, or a step's fate is unknown (the env did not
     answer): the round loop plays the episode again from the start (a3t_controller.patience)."""
 

@@ -37,9 +37,16 @@ WAITING = Gauge(
 )
 for _service in ("env", "policy", "actre", "critic", "trainer"):  # 0 from the start, not absent
     WAITING.labels(service=_service).set(0)
-EPISODES_REPLAYED = Counter(
-    "a3t_controller_episodes_replayed_total",
-    "Episodes played again from the start because the env lost their session.",
+ROLLOUTS_RETRIED = Counter(
+    "a3t_controller_rollouts_retried_total",
+    "Rollouts played again from the start with a fresh session: the env lost their session, or "
+    "a service refused a request built from them.",
+    ["phase"],
+)
+GROUPS_DROPPED = Counter(
+    "a3t_controller_groups_dropped_total",
+    "Tasks whose rollouts of a phase were dropped (not stored as failures, never trained on) "
+    "because one rollout still failed after its retries.",
     ["phase"],
 )
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +37,9 @@ from a3t_controller.config import ExperimentConfig
 from a3t_controller.episode import (
     ActReClient,
     EnvClient,
-    EpisodeInterrupted,
     EpisodeSpec,
     PolicyClient,
+    RolloutFailed,
     explain_pending,
     pending_steps,
     run_episode,
@@ -49,9 +49,14 @@ from a3t_controller.store import Store, StoredTrajectory
 
 log = logging.getLogger(__name__)
 
-# Times one episode is played again after the env lost its session, before the experiment fails:
-# a restart or two is normal; an env that loses the same episode every time is broken.
-MAX_EPISODE_REPLAYS = 5
+# Times a rollout is played again from the start (a fresh session) after it failed: the env lost
+# its session (a restart or two is normal), or a service refused a request built from it. Then
+# its task's group for the phase is dropped.
+MAX_ROLLOUT_RETRIES = 3
+# A phase that drops more than this share of its tasks' groups fails the experiment instead: a
+# service is broken, and going on would train and evaluate on what little is left. Its drops are
+# not recorded, so `a3t resume` plays them again once the service is fixed.
+MAX_DROPPED_SHARE = 0.5
 PHASES = ("attempt", "explore", "select", "compose", "train", "evaluate", "promote", "done")
 BASE_ROUND = -1  # the evaluation of the base policy, before any training
 
@@ -138,6 +143,7 @@ class RoundRunner:
         self._on_progress = on_progress or (lambda p: None)
         self._cpu_clock = cpu_clock
         self._phase_started = self._clock()
+        self._retried: Counter[str] = Counter()  # phase -> rollouts retried since it started
 
     # --- the experiment
 
@@ -277,23 +283,30 @@ class RoundRunner:
         phase: str,
         jobs: Sequence[tuple[Task, int, EpisodeSpec]],
     ) -> None:
-        """Runs and stores episodes (bounded concurrency), skipping those already stored."""
+        """Runs and stores episodes (bounded concurrency), skipping those already stored or
+        dropped. Returns the phase's rollout stats (`<phase>_retried`, `<phase>_dropped`)."""
         have = {(t.task_id, t.attempt) for t in self._store.trajectories(exp, round_, phase)}
+        gone = self._store.dropped_groups(exp, round_, phase)
         todo = [
             (task, attempt, spec)
             for task, attempt, spec in jobs
-            if (task.task_id, attempt) not in have
+            if (task.task_id, attempt) not in have and task.task_id not in gone
         ]
         done = len(jobs) - len(todo)
         won = 0
+        dropped: dict[str, str] = {}  # this run's drops, recorded when the phase ends
         sem = asyncio.Semaphore(config.concurrency)
         label = "base eval" if round_ == BASE_ROUND else phase
         self._emit(exp, round_, phase, done, len(jobs), f"{label}: starting {len(todo)} episodes")
 
         async def one(task: Task, attempt: int, spec: EpisodeSpec) -> None:
             nonlocal done, won
-            async with sem:
-                traj = await self._play(spec, phase)
+            try:
+                async with sem:
+                    traj = await self._play(spec, phase)
+            except RolloutFailed as exc:  # after its retries: the task's group is dropped
+                dropped[task.task_id] = str(exc)
+                return
             self._store.add_trajectory(exp, round_, phase, attempt, traj)
             metrics.EPISODES.labels(phase=phase, outcome="won" if traj.won else "lost").inc()
             done += 1
@@ -308,27 +321,57 @@ class RoundRunner:
             )
 
         await asyncio.gather(*(one(*job) for job in todo))
+        groups = len({task.task_id for task, _, _ in jobs})
+        return self._drop_groups(exp, round_, phase, dropped, groups)
 
     async def _play(self, spec: EpisodeSpec, phase: str) -> Trajectory:
-        """One episode, played again from the start if the env loses it (a restart): it is
-        stored only when it ends, so nothing is lost or stored twice."""
-        for replay in range(MAX_EPISODE_REPLAYS + 1):
+        """One rollout, played again from the start with a fresh session when it fails (the env
+        lost it, or a service refused this rollout's request; a3t_controller.episode). It is
+        stored only when it ends, so nothing is lost or stored twice. Raises the last
+        `RolloutFailed` after MAX_ROLLOUT_RETRIES retries: the caller drops the task's group."""
+        for tries in range(MAX_ROLLOUT_RETRIES + 1):
             try:
                 return await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
-            except EpisodeInterrupted as exc:
+            except RolloutFailed as exc:
+                if tries == MAX_ROLLOUT_RETRIES:
+                    log.error(
+                        "rollout %s failed %d times (last: %s); dropping its task's group",
+                        spec.episode_id,
+                        tries + 1,
+                        exc,
+                    )
+                    raise
                 log.warning(
-                    "episode %s interrupted (%s); playing it again (%d/%d)",
+                    "rollout %s failed (%s); playing it again (%d/%d)",
                     spec.episode_id,
                     exc,
-                    replay + 1,
-                    MAX_EPISODE_REPLAYS,
+                    tries + 1,
+                    MAX_ROLLOUT_RETRIES,
                 )
-                metrics.EPISODES_REPLAYED.labels(phase=phase).inc()
-                last = exc
-        raise Unavailable(
-            f"episode {spec.episode_id} was interrupted {MAX_EPISODE_REPLAYS + 1} times (last: "
-            f"{last}); the env keeps losing its sessions: check its log"
-        )
+                metrics.ROLLOUTS_RETRIED.labels(phase=phase).inc()
+                self._retried[phase] += 1
+        raise AssertionError("unreachable")
+
+    def _drop_groups(
+        self, exp: str, round_: int, phase: str, dropped: dict[str, str], groups: int
+    ) -> dict:
+        """Records the tasks whose rollouts of this phase failed after their retries (their
+        group is not used: never stored as failures, never trained on) and returns the phase's
+        rollout stats; fails the experiment instead when more than MAX_DROPPED_SHARE of the
+        phase's `groups` are dropped (recording none, so a resume plays them again)."""
+        before = self._store.dropped_groups(exp, round_, phase)
+        total = len(before) + len(dropped)
+        if dropped and total > MAX_DROPPED_SHARE * groups:
+            task_id, reason = next(iter(sorted(dropped.items())))
+            raise Unavailable(
+                f"{phase}: the rollouts of {total} of {groups} tasks failed even when played "
+                f"{MAX_ROLLOUT_RETRIES + 1} times (e.g. task {task_id}: {reason}); a service is "
+                "failing: check its log, then `a3t resume` plays them again"
+            )
+        for task_id, reason in sorted(dropped.items()):
+            self._store.drop_group(exp, round_, phase, task_id, MAX_ROLLOUT_RETRIES + 1, reason)
+            metrics.GROUPS_DROPPED.labels(phase=phase).inc()
+        return {f"{phase}_retried": self._retried.pop(phase, 0), f"{phase}_dropped": total}
 
     def _spec(
         self,
@@ -362,10 +405,10 @@ class RoundRunner:
         jobs = [
             (t, 0, self._spec(exp, config, round_, "attempt", t, 0, adapter, 0.0)) for t in tasks
         ]
-        await self._episodes(exp, config, round_, "attempt", jobs)
+        rollouts = await self._episodes(exp, config, round_, "attempt", jobs)
         stored = self._store.trajectories(exp, round_, "attempt")
         solved = sum(t.won for t in stored)
-        return {"attempt_total": len(stored), "attempt_solved": solved}
+        return {"attempt_total": len(stored), "attempt_solved": solved, **rollouts}
 
     async def _explore(
         self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
@@ -377,20 +420,28 @@ class RoundRunner:
         total = len(failed) * k
         sem = asyncio.Semaphore(config.concurrency)
         done = 0
+        gone = self._store.dropped_groups(exp, round_, "explore")
+        dropped: dict[str, str] = {}  # this run's drops, recorded when the phase ends
         self._emit(exp, round_, "explore", 0, total, f"explore: {len(failed)} failed tasks, p={p}")
 
         async def explore_task(task: Task) -> None:
             # Attempts of one task run in order: WebShop's rule stops at the first success.
             # Otherwise all K run, and selection keeps the shortest wins up to the cap.
             nonlocal done
+            if task.task_id in gone:
+                return
             stored = self._store.trajectories(exp, round_, "explore", task.task_id)
             wins = sum(t.won for t in stored)
             for attempt in range(len(stored), k):
                 if wins and config.stop_at_first_success:
                     break
                 spec = self._spec(exp, config, round_, "explore", task, attempt, adapter, p)
-                async with sem:
-                    traj = await self._play(spec, "explore")
+                try:
+                    async with sem:
+                        traj = await self._play(spec, "explore")
+                except RolloutFailed as exc:  # the whole group goes: a partial one is biased
+                    dropped[task.task_id] = str(exc)
+                    return
                 self._store.add_trajectory(exp, round_, "explore", attempt, traj)
                 metrics.EPISODES.labels(
                     phase="explore", outcome="won" if traj.won else "lost"
@@ -407,7 +458,8 @@ class RoundRunner:
                 )
 
         await asyncio.gather(*(explore_task(by_id[t]) for t in sorted(failed)))
-        explored = self._store.trajectories(exp, round_, "explore")
+        rollouts = self._drop_groups(exp, round_, "explore", dropped, len(failed))
+        explored = self._explored(exp, round_)
         solved_tasks = {t.task_id for t in explored if t.won}
         return {
             "explore_failed_tasks": len(failed),
@@ -415,12 +467,20 @@ class RoundRunner:
             "explore_won": sum(t.won for t in explored),
             "explore_solved": len(solved_tasks),
             "explore_probability": p,
+            **rollouts,
         }
+
+    def _explored(self, exp: str, round_: int) -> list[StoredTrajectory]:
+        """The round's explored trajectories, less the dropped groups' (stored, never used)."""
+        gone = self._store.dropped_groups(exp, round_, "explore")
+        return [
+            t for t in self._store.trajectories(exp, round_, "explore") if t.task_id not in gone
+        ]
 
     # --- selection and composition
 
     async def _select(self, exp: str, config: ExperimentConfig, round_: int) -> dict:
-        candidates = self._store.trajectories(exp, round_, "explore")
+        candidates = self._explored(exp, round_)
         scores: dict[str, float | None] = {}
         if config.selector in ("critic", "hybrid"):
             if self._svc.critic is None:
@@ -456,7 +516,7 @@ class RoundRunner:
         self, exp: str, config: ExperimentConfig, round_: int, eval_tasks: list[Task]
     ) -> dict:
         attempts = self._store.trajectories(exp, round_, "attempt")
-        explored = {t.trajectory_id: t for t in self._store.trajectories(exp, round_, "explore")}
+        explored = {t.trajectory_id: t for t in self._explored(exp, round_)}
         kept: dict[str, list[StoredTrajectory]] = defaultdict(list)
         rows = self._store.selections(exp, round_)
         for trajectory_id in kept_by_all((r["trajectory_id"], r["kept"]) for r in rows):
@@ -596,7 +656,7 @@ class RoundRunner:
             (t, 0, self._spec(exp, config, round_, "eval", t, 0, adapter or "base", 0.0))
             for t in tasks
         ]
-        await self._episodes(exp, config, round_, "eval", jobs)
+        rollouts = await self._episodes(exp, config, round_, "eval", jobs)
         results = self._store.trajectories(exp, round_, "eval")
         by_type: dict[str, list[bool]] = defaultdict(list)
         for r in results:
@@ -617,7 +677,7 @@ class RoundRunner:
         log.info(
             "experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, adapter or "base"
         )
-        return {"eval_success_rate": rate, "cumulative_success_rate": cumulative}
+        return {"eval_success_rate": rate, "cumulative_success_rate": cumulative, **rollouts}
 
 
 def curriculum_level(config: ExperimentConfig, previous: dict | None) -> int:

@@ -116,6 +116,17 @@ CREATE TABLE IF NOT EXISTS adapters (
     promoted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (experiment_id, version)
 );
+-- A task's group of rollouts for one phase that was dropped: one of them failed after its
+-- retries (a3t_controller.rounds). Its stored rollouts stay for inspection; none is trained on.
+CREATE TABLE IF NOT EXISTS dropped_groups (
+    experiment_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    tries INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, round, phase, task_id)
+);
 CREATE TABLE IF NOT EXISTS evaluations (
     experiment_id TEXT NOT NULL,
     round INTEGER NOT NULL,
@@ -558,6 +569,24 @@ class Store:
         ).fetchone()
         return None if row is None else dict(row)
 
+    def drop_group(
+        self, experiment_id: str, round_: int, phase: str, task_id: str, tries: int, reason: str
+    ) -> None:
+        """Records that `task_id`'s rollouts of this phase are not used (kept first if twice)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO dropped_groups VALUES (?, ?, ?, ?, ?, ?)",
+            (experiment_id, round_, phase, task_id, tries, reason),
+        )
+
+    def dropped_groups(self, experiment_id: str, round_: int, phase: str) -> dict[str, str]:
+        """The dropped groups of a round's phase: task id -> why."""
+        rows = self._db.execute(
+            "SELECT task_id, reason FROM dropped_groups WHERE experiment_id = ? AND round = ? "
+            "AND phase = ? ORDER BY task_id",
+            (experiment_id, round_, phase),
+        )
+        return {r["task_id"]: r["reason"] for r in rows}
+
     def fork_explored(self, source_id: str, experiment_id: str) -> int:
         """Gives a new experiment the source's base evaluation and round 0 up to selection (its
         attempts and explorations, copied with new ids), so that another selector can be
@@ -583,6 +612,13 @@ class Store:
                     traj = replace(t.trajectory, trajectory_id="")  # a new id in the fork
                     self.add_trajectory(experiment_id, round_, phase, t.attempt, traj)
                     copied += 1
+                with self.transaction() as db:  # what the source dropped, the fork drops too
+                    db.execute(
+                        "INSERT OR IGNORE INTO dropped_groups SELECT ?, round, phase, task_id, "
+                        "tries, reason FROM dropped_groups WHERE experiment_id = ? AND round = ? "
+                        "AND phase = ?",
+                        (experiment_id, source_id, round_, phase),
+                    )
         base = self.evaluation(source_id, -1)
         if base is not None:
             self.record_evaluation(

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from a3t.artifacts import write_manifest
 from a3t.trajectory import StepSource, Task, TokenUsage
-from a3t_controller.episode import EnvAnswer, EpisodeInterrupted, PolicyAnswer, SessionView
+from a3t_controller.episode import (
+    EnvAnswer,
+    EpisodeInterrupted,
+    PolicyAnswer,
+    RolloutFailed,
+    SessionView,
+)
 from a3t_controller.rounds import TrainResult
 
 
@@ -37,6 +43,10 @@ class FakeEnv:
         self.step_delay = 0.0  # seconds; lets a watcher attach while episodes run
         self.generated: list[tuple[str, int, int, int]] = []  # (split, level, seed, count) calls
         self.lose_sessions = 0  # the next N steps find their session gone (an env restart)
+        # task id -> which of its sessions (1 = the first opened) are refused at their first
+        # step, as a service refuses a request it cannot serve (a prompt that does not fit)
+        self.refuse: dict[str, range] = {}
+        self.opened: dict[str, int] = {}  # task id -> sessions created
 
     @staticmethod
     def key(task: Task) -> str:
@@ -61,6 +71,7 @@ class FakeEnv:
         if self.crash_after is not None and self.creates > self.crash_after:
             raise RuntimeError("simulated crash")
         task = next(t for t in self.splits[split] if t.task_id == task_id)
+        self.opened[task_id] = self.opened.get(task_id, 0) + 1
         sid = f"s{next(self.ids)}"
         self.sessions[sid] = task
         return SessionView(
@@ -74,6 +85,8 @@ class FakeEnv:
             del self.sessions[session_id]
             raise EpisodeInterrupted(f"env step: NOT_FOUND: session {session_id} not found")
         task = self.sessions[session_id]
+        if self.opened[task.task_id] in self.refuse.get(task.task_id, ()):
+            raise RolloutFailed("policy: INVALID_ARGUMENT: the prompt does not fit the context")
         won = action == self.key(task)
         obs = "You open the box. You won!" if won else "Nothing happens."
         return EnvAnswer(obs, float(won), won, won, self.admissible(task))

@@ -368,9 +368,52 @@ async def test_an_episode_the_env_lost_is_played_again_and_stored_once(tmp_path)
 async def test_an_env_that_keeps_losing_an_episode_fails_the_experiment_clearly(tmp_path):
     store, runner, exp, env, *_ = make(tmp_path, rounds=1)
     env.lose_sessions = 10**6
-    with pytest.raises(Unavailable, match=r"interrupted 6 times .* check its log"):
+    with pytest.raises(Unavailable, match=r"eval: the rollouts of 4 of 4 tasks failed .* 4 times"):
         await runner.run(exp.experiment_id)
     assert store.experiment(exp.experiment_id).state == "failed"
+    # Nothing recorded as dropped: a resume, once the env is fixed, plays them all again.
+    assert store.dropped_groups(exp.experiment_id, BASE_ROUND, "eval") == {}
+    env.lose_sessions = 0
+    await runner.run(exp.experiment_id)
+    assert store.experiment(exp.experiment_id).state == "succeeded"
+    assert len(store.trajectories(exp.experiment_id, BASE_ROUND, "eval")) == 4
+
+
+async def test_a_refused_rollout_is_played_again_and_stored_once(tmp_path):
+    store, runner, exp, env, *_ = make(tmp_path, rounds=1)
+    task = "pick_and_place_simple-T1/trial"
+    env.refuse = {task: range(1, 3)}  # its first two sessions are refused, the third plays
+    await runner.run(exp.experiment_id)
+    eid = exp.experiment_id
+    stats = store.round(eid, 0)["stats"]
+    assert (stats["attempt_retried"], stats["attempt_dropped"]) == (2, 0)
+    assert [t.task_id for t in store.trajectories(eid, 0, "attempt")].count(task) == 1
+    assert store.dropped_groups(eid, 0, "attempt") == {}
+
+
+async def test_a_rollout_that_keeps_failing_drops_its_tasks_group_for_the_phase(tmp_path):
+    store, runner, exp, env, *_ = make(tmp_path, rounds=1)
+    task = "pick_and_place_simple-T1/trial"
+    # Its attempt and first two explorations play; the third exploration is refused every time.
+    env.refuse = {task: range(4, 10**6)}
+    await runner.run(exp.experiment_id)
+    eid = exp.experiment_id
+    assert store.experiment(eid).state == "succeeded"
+    stats = store.round(eid, 0)["stats"]
+    assert (stats["explore_retried"], stats["explore_dropped"]) == (3, 1)
+    assert stats["explore_failed_tasks"] == 6
+    assert stats["explore_episodes"] == 5 * 6  # the dropped group's two are not counted
+    dropped = store.dropped_groups(eid, 0, "explore")
+    assert list(dropped) == [task]
+    assert "INVALID_ARGUMENT" in dropped[task]
+    # Its two stored explorations stay for inspection; nothing of the task is selected or
+    # trained on: not its wins, and not its failed attempt as a negative.
+    stored = store.trajectories(eid, 0, "explore", task)
+    assert len(stored) == 2
+    ids = {t.trajectory_id for t in store.trajectories(eid) if t.task_id == task}
+    assert not ids & {r["trajectory_id"] for r in store.selections(eid, 0)}
+    assert all(t.task.task_id != task for _, t in store.pool(eid))
+    assert len({t.task.task_id for _, t in store.pool(eid)}) == 5
 
 
 async def test_a_failed_training_run_is_retried_under_a_new_request_id_on_resume(tmp_path):
