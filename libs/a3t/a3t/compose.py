@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from a3t.artifacts import writing
 from a3t.errors import InvalidArgument
 from a3t.inference.base import ROLES, ChatMessage
 from a3t.trajectory import Trajectory
@@ -215,16 +216,23 @@ def read_dataset(path: Path | str) -> list[DatasetItem]:
 
 
 def write_dataset(path: Path | str, items: Sequence[DatasetItem]) -> Path:
-    """Writes the JSONL atomically (temp file + rename), so a reader never sees half a dataset."""
+    """Writes the JSONL atomically (temp file + rename), so a reader never sees half a dataset.
+    A full or read-only disk: a storage error naming the directory (a3t.artifacts), and the temp
+    file is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        for item in items:
-            out.write(item.to_json() + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    with writing(path.parent, f"the dataset {path.name}"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as out:
+                for item in items:
+                    out.write(item.to_json() + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
     return path
 
 

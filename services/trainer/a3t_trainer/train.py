@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from a3t.artifacts import MANIFEST, file_sha256, local_path, write_manifest
+from a3t.artifacts import MANIFEST, file_sha256, local_path, write_manifest, writing
 from a3t.compose import read_dataset
 from a3t.errors import FailedPrecondition
 from a3t.inference.models import load_model
@@ -246,12 +246,17 @@ def save_checkpoint(
     final = _checkpoint_dir(work_dir, epoch)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(str(tmp))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / CHECKPOINT_STATE).write_text(json.dumps(state, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    with writing(final.parent, f"the epoch {epoch} checkpoint"):
+        try:
+            tmp.mkdir(parents=True)
+            model.save_pretrained(str(tmp))
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+            (tmp / CHECKPOINT_STATE).write_text(json.dumps(state, indent=2))
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # give the space back; resume needs none of it
+            raise
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
     return final
 
 
@@ -463,10 +468,17 @@ def train(
         set_peft_model_state_dict(model, average_adapters(last))
 
     # --- step 8: write to a staging directory, manifest.json last, rename into place
+    # A full or read-only output directory fails the run with a storage error naming it; the
+    # registry removes the staging directory, so no half-written adapter is left to be read.
     staging = output.parent / f".{output.name}.partial-{run_id}"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save_pretrained(str(staging))
+    with writing(output.parent, "the adapter"):
+        try:
+            staging.mkdir(parents=True)
+            model.save_pretrained(str(staging))
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     lora = model.peft_config["default"]
     manifest = {
         "name": spec.adapter_name,
@@ -509,6 +521,7 @@ def train(
                 f"adapter is left in {staging}"
             )
         output.rmdir()
-    os.replace(staging, output)
+    with writing(output.parent, "the adapter"):
+        os.replace(staging, output)
     log.info("run %s: adapter written to %s", run_id, output)
     return TrainResult(output, manifest)

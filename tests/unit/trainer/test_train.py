@@ -1,6 +1,7 @@
 """The recipe on the tiny model: output layout and manifest, cancel + resume, epoch averaging."""
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,11 +11,12 @@ from safetensors.torch import load_file
 
 from a3t.artifacts import file_sha256, read_manifest
 from a3t.compose import write_dataset
-from a3t.errors import FailedPrecondition
+from a3t.errors import FailedPrecondition, ResourceExhausted
 from a3t.inference.base import read_adapter_manifest
 from a3t_trainer.config import TrainerSettings
 from a3t_trainer.toy import synthetic_items
 from a3t_trainer.train import Cancelled, TrainSpec, train
+from tests.mounts import tmpfs
 
 SETTINGS = TrainerSettings(device="cpu", tokens_per_step=400)
 
@@ -142,3 +144,27 @@ def test_a_run_does_not_resume_on_changed_data(spec, tmp_path):
     with pytest.raises(FailedPrecondition, match="changed since this run started"):
         train(spec, SETTINGS, tmp_path / "work", run_id="r4")
     assert not Path(spec.output_uri).exists()
+
+
+def test_a_full_output_disk_fails_naming_it_and_leaves_no_adapter(spec, tmp_path):
+    with tmpfs(tmp_path / "full", full=True) as full:
+        on_full = replace(spec, epochs=1, output_uri=str(full / "adapter"))
+        with pytest.raises(ResourceExhausted) as caught:
+            train(on_full, SETTINGS, tmp_path / "work", run_id="r6")
+        assert str(caught.value) == (
+            f"cannot write the adapter to {full}: No space left on device (ENOSPC); free space "
+            "there, then resume"
+        )
+        assert os.listdir(full) == [".filler"]  # no adapter, no staging directory
+
+
+def test_an_output_directory_that_cannot_be_made_fails_naming_it(spec, tmp_path):
+    # The mount-free sibling of the full-disk test: the same write path, another OS error.
+    (tmp_path / "blocked").write_text("a file where the adapter's directory must go")
+    on_file = replace(spec, epochs=1, output_uri=str(tmp_path / "blocked" / "adapter"))
+    with pytest.raises(FailedPrecondition) as caught:
+        train(on_file, SETTINGS, tmp_path / "work", run_id="r7")
+    assert str(caught.value) == (
+        f"cannot write the adapter to {tmp_path / 'blocked'}: Not a directory (ENOTDIR); make "
+        "the directory writable, then resume"
+    )
