@@ -183,6 +183,11 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        try:
+            self._check_integrity()
+        except BaseException:
+            self._db.close()
+            raise
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed trajectory survives a power cut, not only a process kill.
         self._db.execute("PRAGMA synchronous=FULL")
@@ -193,6 +198,22 @@ class Store:
             have = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+
+    def _check_integrity(self) -> None:
+        """Refuses a file that is not an SQLite database or whose pages are damaged (a truncated
+        copy, a disk error), before anything is written to it: resuming from a damaged store
+        could lose or duplicate episodes. quick_check reads every page once (a second or so per
+        GB), without the slower index cross-checks of integrity_check."""
+        try:
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            raise FailedPrecondition(
+                f"trajectory store {self.path} is damaged or not an SQLite database "
+                f"({'; '.join(problems[:3])}); it was not opened. Restore it from a backup, or "
+                "move it aside to start a new store (the experiments in it are then lost)"
+            )
 
     def close(self) -> None:
         self._db.close()
