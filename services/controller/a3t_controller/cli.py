@@ -24,12 +24,10 @@ import signal
 import sys
 from pathlib import Path
 
-import yaml
-
 from a3t.errors import A3tError, ConfigError
 from a3t.procs import ServiceProcess, start_service, tree_cpu_seconds
 from a3t.rpc.client import channel
-from a3t_controller.config import ExperimentConfig, load_config_yaml
+from a3t_controller.config import ExperimentConfig, load_config_yaml, load_yaml_value
 from a3t_controller.report import export_jsonl, markdown_report, plot_report
 from a3t_controller.store import Store
 
@@ -74,7 +72,7 @@ def _parse_set(items: list[str]) -> dict:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError([f"--set {item!r}: expected KEY=VALUE"])
-        values[key.strip()] = yaml.safe_load(raw)
+        values[key.strip()] = load_yaml_value(raw, f"--set {key.strip()[:64]}")
     return values
 
 
@@ -278,13 +276,32 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(path)
 
 
+def _global_flags(parser: argparse.ArgumentParser, defaults: bool) -> argparse.ArgumentParser:
+    """--workdir and --log-level. Each subcommand takes them too (`a3t report NAME --workdir X`);
+    there they default to SUPPRESS, so a value given before the subcommand is not overwritten."""
+    unset = {} if defaults else {"default": argparse.SUPPRESS}
+    parser.add_argument(
+        "--workdir",
+        help="where the store, artifacts and logs live (default $A3T_WORKDIR or var/run)",
+        **(unset or {"default": os.environ.get("A3T_WORKDIR", "var/run")}),
+    )
+    parser.add_argument(
+        "--log-level",
+        help="DEBUG, INFO, WARNING (default) or ERROR",
+        **(unset or {"default": "WARNING"}),
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="a3t", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", default=os.environ.get("A3T_WORKDIR", "var/run"))
-    parser.add_argument("--log-level", default="WARNING")
+    _global_flags(parser, defaults=True)
+    common = _global_flags(argparse.ArgumentParser(add_help=False), defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
+    # "serve" passes everything after the service name on: it takes no global flags after it.
+    for_sub = {"parents": [common]}
 
-    run = sub.add_parser("run", help="run the A3T loop locally (the embedded default)")
+    run = sub.add_parser("run", help="run the A3T loop locally (the embedded default)", **for_sub)
     run.add_argument("--name", help="experiment name; the same name resumes it")
     run.add_argument("--rounds", type=int)
     run.add_argument("--base-model", help="model of policy, actre and trainer (default smollm2)")
@@ -358,15 +375,19 @@ def main(argv: list[str] | None = None) -> int:
         help="how long a call waits for a service that does not answer before the run fails",
     )
 
-    sub.add_parser("status", help="experiments in the store")
-    rep = sub.add_parser("report", help="markdown table per round, and a plot")
+    sub.add_parser("status", help="experiments in the store", **for_sub)
+    rep = sub.add_parser("report", help="markdown table per round, and a plot", **for_sub)
     rep.add_argument("name")
     rep.add_argument("--plot", help="write a PNG plot of success per round and task type")
-    exp = sub.add_parser("export", help="trajectories as JSONL (datasets.load_dataset('json'))")
+    exp = sub.add_parser(
+        "export", help="trajectories as JSONL (datasets.load_dataset('json'))", **for_sub
+    )
     exp.add_argument("name")
     exp.add_argument("--out", required=True)
     res = sub.add_parser(
-        "resume", help="run a failed or cancelled experiment of a controller service again"
+        "resume",
+        help="run a failed or cancelled experiment of a controller service again",
+        **for_sub,
     )
     res.add_argument("name", help="experiment name or id")
     res.add_argument(

@@ -29,3 +29,20 @@ def test_errors_are_clear(tmp_path, capsys):
     make(tmp_path)[0].close()
     assert main(["--workdir", str(tmp_path), "report", "nope"]) == 2
     assert "experiment 'nope' not found" in capsys.readouterr().err
+
+
+async def test_global_flags_work_after_the_subcommand_too(tmp_path, capsys, monkeypatch):
+    store, runner, exp, *_ = make(tmp_path)
+    await runner.run(exp.experiment_id)
+    store.close()
+    monkeypatch.chdir(tmp_path)  # the default workdir, var/run, has no store here
+    monkeypatch.delenv("A3T_WORKDIR", raising=False)
+    assert main(["report", "t", "--workdir", str(tmp_path), "--log-level", "ERROR"]) == 0
+    assert "| base | done |" in capsys.readouterr().out
+    assert main(["status", "--workdir", str(tmp_path)]) == 0
+    assert exp.experiment_id in capsys.readouterr().out
+    # Given before the subcommand, the subcommand's own (unset) flag does not replace it.
+    assert main(["--workdir", str(tmp_path), "status"]) == 0
+    assert exp.experiment_id in capsys.readouterr().out
+    assert main(["status"]) == 2
+    assert "no trajectory store at var/run/a3t.sqlite" in capsys.readouterr().err
