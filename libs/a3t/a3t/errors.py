@@ -73,6 +73,12 @@ class Unimplemented(A3tError):
     code_name = "UNIMPLEMENTED"
 
 
+class Unauthenticated(A3tError):
+    """The call lacks the shared token the services are configured with (a3t.rpc.security)."""
+
+    code_name = "UNAUTHENTICATED"
+
+
 class ConfigError(A3tError):
     """Configuration problems, all of them in one message (raised at start-up)."""
 

@@ -57,8 +57,9 @@ def rpc_metrics(service: str) -> RpcMetrics:
     )
 
 
-def start_metrics_server(port: int, host: str = "0.0.0.0") -> int:
-    """Serves /metrics on its own port (0 picks a free one); returns the bound port."""
+def start_metrics_server(port: int, host: str = "127.0.0.1") -> int:
+    """Serves /metrics on its own port (0 picks a free one); returns the bound port. Loopback
+    unless told otherwise, like the gRPC port (the chart passes 0.0.0.0)."""
     server, _thread = prometheus_client.start_http_server(port, addr=host)
     bound = server.server_port
     log.info("metrics on http://%s:%d/metrics", host, bound)

@@ -127,16 +127,43 @@ def load_settings(
                 )
             else:
                 raw[key] = (f"{config_path}:{key}", value)
-    prefix = f"A3T_{service.upper()}_"
-    for name in types_:
-        env_name = prefix + name.upper()
-        if env_name in environ:
-            raw[name] = (f"${env_name}", environ[env_name])
+    raw.update(_from_environ(types_, f"A3T_{service.upper()}_", environ))
     for name in types_:
         value = getattr(args, name)
         if value is not None:
             raw[name] = (f"--{name.replace('_', '-')}", value)
 
+    return _build(cls, types_, raw, problems)
+
+
+def load_shared_settings(
+    cls: type[T], prefix: str = "A3T_", environ: Mapping[str, str] | None = None
+) -> T:
+    """Loads `cls` from defaults and environment variables `<prefix><FIELD>` only: the settings
+    every a3t process shares, servers and clients alike (a3t.rpc.security), so that one variable
+    reaches all six services, the controller's clients and the CLI."""
+    environ = os.environ if environ is None else environ
+    types_ = _field_types(cls)
+    return _build(cls, types_, _from_environ(types_, prefix, environ), [])
+
+
+def _from_environ(
+    types_: Mapping[str, Any], prefix: str, environ: Mapping[str, str]
+) -> dict[str, tuple[str, Any]]:
+    """field -> ("$VARIABLE", its text) for the fields the environment sets."""
+    return {
+        name: (f"${prefix}{name.upper()}", environ[prefix + name.upper()])
+        for name in types_
+        if prefix + name.upper() in environ
+    }
+
+
+def _build(
+    cls: type[T],
+    types_: Mapping[str, Any],
+    raw: Mapping[str, tuple[str, Any]],
+    problems: list[str],
+) -> T:
     values: dict[str, Any] = {}
     for name, (where, value) in raw.items():
         try:

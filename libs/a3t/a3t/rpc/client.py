@@ -18,6 +18,7 @@ import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from a3t.rpc.security import load_security, token_interceptors
 from a3t.rpc.server import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,20 @@ Response = TypeVar("Response")
 
 
 def channel(target: str) -> aio.Channel:
-    """An insecure aio channel to `host:port` with a3t's message limits."""
-    return aio.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
+    """An aio channel to `host:port` with a3t's message limits and its transport security
+    (a3t.rpc.security): TLS when `A3T_TLS_CA_FILE` is set, the shared token on every call when
+    `A3T_AUTH_TOKEN_FILE` is. Every client a3t makes goes through here. Raises ConfigError when
+    a configured file is unusable."""
+    security = load_security()
+    options = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ]
+    interceptors = token_interceptors(security.token) if security.token else None
+    if security.root_certificates is not None:
+        credentials = grpc.ssl_channel_credentials(root_certificates=security.root_certificates)
+        return aio.secure_channel(target, credentials, options, interceptors=interceptors)
+    return aio.insecure_channel(target, options, interceptors=interceptors)
 
 
 def backoff_seconds(attempt: int, base: float = 0.1, cap: float = 5.0) -> float:

@@ -1,11 +1,13 @@
 """`serve()`: the one way every a3t service runs its gRPC server.
 
 It gives each service the same behaviour (vLLM's grpc_server.py shape):
-- a grpc.aio server with the error-mapping/metrics interceptor, health and reflection;
+- a grpc.aio server with the error-mapping/metrics interceptor, health and reflection, message
+  limits, and the optional shared token and TLS of a3t.rpc.security;
 - health NOT_SERVING until the service's `start` hook (model or simulator load) has finished;
 - Prometheus /metrics on its own port;
 - SIGTERM/SIGINT: health NOT_SERVING, stop with a grace period, run the `stop` hook;
-- a failed start is logged and raised, so `__main__` exits non-zero.
+- a failed start is logged and raised, so `__main__` exits non-zero (2, in one line, for a
+  --host that cannot be listened on).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -25,12 +29,16 @@ from grpc_reflection.v1alpha import reflection
 from a3t.errors import ConfigError
 from a3t.metrics import rpc_metrics, start_metrics_server
 from a3t.rpc.interceptors import ServerInterceptor, ServingGate
+from a3t.rpc.security import TokenCheck, load_security
 from a3t.settings import describe, load_settings
 
 log = logging.getLogger(__name__)
 
-# 64 MiB: trajectories of long episodes travel in one message.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# The largest message a server or a channel() sends or accepts, both ways. Datasets, adapters and
+# checkpoints travel as URIs on the shared volume; the largest message is one episode's
+# trajectory (a Score request), well under 1 MiB at 50 steps. A bigger one is refused with
+# RESOURCE_EXHAUSTED rather than held in memory.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 Hook = Callable[[], Awaitable[None]]
 S = TypeVar("S")
@@ -81,9 +89,12 @@ async def start_server(
 
     `metrics_port=None` skips the /metrics HTTP server (in-process contract tests).
     """
+    security = load_security()
+    _check_host(host)
     gate = ServingGate(service)
+    token_check = None if security.token is None else TokenCheck(security.token)
     server = aio.server(
-        interceptors=[ServerInterceptor(rpc_metrics(service), gate)],
+        interceptors=[ServerInterceptor(rpc_metrics(service), gate, token_check)],
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -107,8 +118,13 @@ async def start_server(
         ],
         server,
     )
+    address = f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(f"{host}:{port}")
+        if security.cert_chain is not None:
+            credentials = grpc.ssl_server_credentials([(security.private_key, security.cert_chain)])
+            bound = server.add_secure_port(address, credentials)
+        else:
+            bound = server.add_insecure_port(address)
     except RuntimeError:  # grpcio raises where older versions returned 0
         bound = 0
     if bound == 0:
@@ -120,8 +136,41 @@ async def start_server(
     running = RunningServer(server, health_servicer, bound, bound_metrics, names, gate)
     await running.set_serving(False)
     await server.start()
-    log.info("%s gRPC listening on %s:%d (NOT_SERVING until ready)", service, host, bound)
+    log.info(
+        "%s gRPC listening on %s:%d (NOT_SERVING until ready; %s, %s)",
+        service,
+        host,
+        bound,
+        "TLS" if security.cert_chain is not None else "plaintext",
+        "token required" if token_check is not None else "no token",
+    )
     return running
+
+
+def _check_host(host: str) -> None:
+    """Raises ConfigError naming --host unless `host` is an address this machine can listen on
+    (gRPC's own failure says neither which part was wrong nor why)."""
+    name = host.removeprefix("[").removesuffix("]")  # "[::1]" is how gRPC spells IPv6
+    try:
+        infos = socket.getaddrinfo(name, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(
+            [
+                f"--host {host!r} is neither an IP address nor a name that resolves ({exc}); "
+                "use 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)"
+            ]
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind((address[0], 0))
+        except OSError as exc:
+            raise ConfigError(
+                [
+                    f"--host {host!r} ({address[0]}) is not an address of this machine ({exc}); "
+                    "use 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)"
+                ]
+            ) from None
 
 
 async def serve(
@@ -170,10 +219,17 @@ def run_service(
     """The body of every service's `main()`: load and validate settings (exit 2 with every
     problem), configure logging, log the settings once, run until SIGTERM (exit 0), exit 1 on a
     failed start."""
+    problems = []
     try:
         settings = load_settings(settings_cls, service, sys.argv[1:] if argv is None else argv)
     except ConfigError as exc:
-        print(f"a3t-{service}: {exc}", file=sys.stderr)
+        problems.extend(exc.problems)
+    try:
+        load_security()  # read again by start_server; checked here to report it with the rest
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        print(f"a3t-{service}: {ConfigError(problems)}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -182,6 +238,9 @@ def run_service(
     log.info("%s settings: %s", service, describe(settings))
     try:
         asyncio.run(run(settings))
+    except ConfigError as exc:  # found while starting (a --host that cannot be listened on)
+        print(f"a3t-{service}: {'; '.join(exc.problems)}", file=sys.stderr)
+        return 2
     except Exception:
         log.exception("%s service failed", service)
         return 1
