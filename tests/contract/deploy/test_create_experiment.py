@@ -5,6 +5,7 @@ default experiment is checked the way the controller would check it."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import threading
 from concurrent import futures
@@ -47,6 +48,7 @@ class FakeController(controller_pb2_grpc.ControllerServiceServicer):
 
     def __init__(self, unavailable: int = 0) -> None:
         self.requests: list[controller_pb2.CreateExperimentRequest] = []
+        self.metadata: list[dict[str, str]] = []
         self.unavailable = unavailable
         self.created: dict[str, controller_pb2.Experiment] = {}
         self.lock = threading.Lock()
@@ -56,6 +58,7 @@ class FakeController(controller_pb2_grpc.ControllerServiceServicer):
 
         with self.lock:
             self.requests.append(request)
+            self.metadata.append(dict(context.invocation_metadata()))
             if self.unavailable:
                 self.unavailable -= 1
                 context.abort(grpc.StatusCode.UNAVAILABLE, "starting")
@@ -137,10 +140,31 @@ def test_waits_for_a_controller_that_is_still_starting(
     config, _generate = chart_files
     script = load_script()
     sleeps: list[float] = []
-    monkeypatch.setattr(script.time, "sleep", sleeps.append)
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    monkeypatch.setattr(
+        script, "call_until_served", functools.partial(script.call_until_served, sleep=sleep)
+    )
     assert script.main(["--config", str(config), "--controller", target]) == 0
     assert len(controller.requests) == 3
     assert sleeps == [1.0, 2.0]
+
+
+def test_sends_the_shared_token_when_one_is_configured(
+    servers, chart_files, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _env, controller, target = servers
+    config, _generate = chart_files
+    token = tmp_path / "token"
+    token.write_text("t-123\n")
+    monkeypatch.setenv("A3T_AUTH_TOKEN_FILE", str(token))
+    assert load_script().main(["--config", str(config), "--controller", target]) == 0
+    assert controller.metadata[0]["authorization"] == "Bearer t-123"
+    monkeypatch.setenv("A3T_AUTH_TOKEN_FILE", str(tmp_path / "missing"))
+    assert load_script().main(["--config", str(config), "--controller", target]) == 1
+    assert len(controller.requests) == 1  # refused before any call
 
 
 def test_a_refused_experiment_fails_the_job(servers, tmp_path) -> None:

@@ -9,16 +9,19 @@ experiment YAML as config_yaml. Both calls are idempotent: generating a split ag
 it is, and the request id (by default a hash of the files) makes a second CreateExperiment return
 the experiment the first one made. Services that are still starting (UNAVAILABLE) are retried until
 --wait-seconds have passed. Exits 0 on success, 1 when the controller refuses the experiment.
+Channels come from a3t.rpc.client.channel(), so the Job sends the chart's shared token and
+speaks TLS when the chart configures them (A3T_AUTH_TOKEN_FILE, A3T_TLS_CA_FILE).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,8 @@ import yaml
 
 from a3t.controller.v1 import controller_pb2, controller_pb2_grpc
 from a3t.env.v1 import env_pb2, env_pb2_grpc
+from a3t.errors import ConfigError
+from a3t.rpc.client import channel
 
 log = logging.getLogger("create_experiment")
 
@@ -36,19 +41,24 @@ GENERATE_TIMEOUT_SECONDS = 600.0
 CREATE_TIMEOUT_SECONDS = 60.0
 
 
-def call_until_served(
-    method: Callable[..., Any], request: Any, *, timeout: float, deadline: float
+async def call_until_served(
+    method: Callable[..., Any],
+    request: Any,
+    *,
+    timeout: float,
+    deadline: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Any:
     """Calls `method`, retrying UNAVAILABLE/DEADLINE_EXCEEDED with backoff until `deadline`."""
     delay = 1.0
     while True:
         try:
-            return method(request, timeout=timeout)
+            return await method(request, timeout=timeout)
         except grpc.RpcError as exc:
             if exc.code() not in RETRYABLE or time.monotonic() + delay > deadline:
                 raise
             log.info("%s; retrying in %.0f s", exc.code().name, delay)
-            time.sleep(delay)
+            await sleep(delay)
             delay = min(delay * 2, 15.0)
 
 
@@ -97,39 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         or hashlib.sha256((config_yaml + "\n" + generate_text).encode()).hexdigest()[:32]
     )
     deadline = time.monotonic() + args.wait_seconds
-
     try:
-        # --- step 1: the generated splits the experiment plays
-        if splits:
-            with grpc.insecure_channel(args.env_target) as channel:
-                env = env_pb2_grpc.EnvServiceStub(channel)
-                for item in splits:
-                    resp = call_until_served(
-                        env.GenerateTasks,
-                        env_pb2.GenerateTasksRequest(
-                            env=config.get("env", "alfworld"),
-                            split=str(item["split"]),
-                            level=int(item["level"]),
-                            seed=int(item["seed"]),
-                            count=int(item["count"]),
-                        ),
-                        timeout=GENERATE_TIMEOUT_SECONDS,
-                        deadline=deadline,
-                    )
-                    log.info("split %s: %d tasks", resp.split, resp.total_size)
-
-        # --- step 2: the experiment itself
-        with grpc.insecure_channel(args.controller) as channel:
-            controller = controller_pb2_grpc.ControllerServiceStub(channel)
-            exp = call_until_served(
-                controller.CreateExperiment,
-                controller_pb2.CreateExperimentRequest(
-                    request_id=request_id,
-                    spec=controller_pb2.ExperimentSpec(config_yaml=config_yaml),
-                ),
-                timeout=CREATE_TIMEOUT_SECONDS,
-                deadline=deadline,
-            )
+        exp = asyncio.run(create(args, config, config_yaml, splits, request_id, deadline))
+    except ConfigError as exc:  # an unusable token or CA file
+        log.error("%s", exc)
+        return 1
     except grpc.RpcError as exc:
         log.error("%s: %s", exc.code().name, exc.details())
         return 1
@@ -140,6 +122,48 @@ def main(argv: list[str] | None = None) -> int:
         controller_pb2.ExperimentState.Name(exp.state),
     )
     return 0
+
+
+async def create(
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    config_yaml: str,
+    splits: list[dict[str, Any]],
+    request_id: str,
+    deadline: float,
+) -> controller_pb2.Experiment:
+    """Generates the splits, then creates the experiment; returns it."""
+    # --- step 1: the generated splits the experiment plays
+    if splits:
+        async with channel(args.env_target) as chan:
+            env = env_pb2_grpc.EnvServiceStub(chan)
+            for item in splits:
+                resp = await call_until_served(
+                    env.GenerateTasks,
+                    env_pb2.GenerateTasksRequest(
+                        env=config.get("env", "alfworld"),
+                        split=str(item["split"]),
+                        level=int(item["level"]),
+                        seed=int(item["seed"]),
+                        count=int(item["count"]),
+                    ),
+                    timeout=GENERATE_TIMEOUT_SECONDS,
+                    deadline=deadline,
+                )
+                log.info("split %s: %d tasks", resp.split, resp.total_size)
+
+    # --- step 2: the experiment itself
+    async with channel(args.controller) as chan:
+        controller = controller_pb2_grpc.ControllerServiceStub(chan)
+        return await call_until_served(
+            controller.CreateExperiment,
+            controller_pb2.CreateExperimentRequest(
+                request_id=request_id,
+                spec=controller_pb2.ExperimentSpec(config_yaml=config_yaml),
+            ),
+            timeout=CREATE_TIMEOUT_SECONDS,
+            deadline=deadline,
+        )
 
 
 if __name__ == "__main__":
