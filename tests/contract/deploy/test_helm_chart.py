@@ -63,12 +63,19 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    # The shared token and TLS from Secrets, and the experiment Job that must send them too.
+    "secured": {
+        "auth": {"tokenSecret": "a3t-token"},
+        "tls": {"secret": "a3t-tls"},
+        "experiment": {"create": True},
+    },
 }
 # Components that must request a GPU, per value set.
 EXPECTED_GPU = {
     "default": set(),
     "gpu": {"policy", "actre", "critic", "trainer"},
     "tgi": {"tgi", "trainer", "critic"},
+    "secured": set(),
 }
 
 
@@ -352,7 +359,11 @@ def test_grpc_probes_name_the_service_health_and_its_port(
         )
         assert ports == {"grpc": default_port, "metrics": default_metrics}, name
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"] == {"port": default_port, "service": health[name]}
+            if value_set == "secured":  # the kubelet's gRPC probe cannot speak TLS
+                assert "grpc" not in container[probe]
+                assert container[probe]["tcpSocket"] == {"port": default_port}
+            else:
+                assert container[probe]["grpc"] == {"port": default_port, "service": health[name]}
         service_ports = {p["name"]: p for p in services[name]["spec"]["ports"]}
         assert service_ports["grpc"]["port"] == default_port
         assert service_ports["grpc"]["targetPort"] == "grpc"
@@ -459,6 +470,49 @@ def test_shared_volume_is_mounted_alike_in_trainer_controller_and_model_services
 
 
 # --- security and hygiene
+
+
+SECURITY_ENV = {
+    "A3T_AUTH_TOKEN_FILE": "/etc/a3t/auth/token",
+    "A3T_TLS_CERT_FILE": "/etc/a3t/tls/tls.crt",
+    "A3T_TLS_KEY_FILE": "/etc/a3t/tls/tls.key",
+    "A3T_TLS_CA_FILE": "/etc/a3t/tls/ca.crt",
+}
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_a3t_pod_gets_the_token_and_tls_secrets_only_when_given(
+    renders: dict[str, list[dict]], value_set: str
+) -> None:
+    """Servers and clients read the same variables (a3t.rpc.security): every a3t pod and the
+    experiment Job mount both Secrets read-only and point the variables at their files."""
+    pods = [
+        (name, spec)
+        for name, spec in pod_specs(renders[value_set])
+        if not name.startswith("Deployment/demo-a3t-tgi")
+    ]
+    assert len(pods) == len(SERVICES) + (1 if value_set in ("tgi", "secured") else 0)
+    for name, spec in pods:
+        (container,) = spec["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        if value_set != "secured":
+            assert not set(env) & set(SECURITY_ENV), name
+            assert "auth" not in volumes and "tls" not in volumes, name
+            continue
+        assert {k: env.get(k) for k in SECURITY_ENV} == SECURITY_ENV, name
+        assert mounts["auth"] == {"name": "auth", "mountPath": "/etc/a3t/auth", "readOnly": True}
+        assert mounts["tls"] == {"name": "tls", "mountPath": "/etc/a3t/tls", "readOnly": True}
+        assert volumes["auth"]["secret"]["secretName"] == "a3t-token"
+        assert [i["key"] for i in volumes["auth"]["secret"]["items"]] == ["token"]
+        assert volumes["tls"]["secret"]["secretName"] == "a3t-tls"
+        assert [i["key"] for i in volumes["tls"]["secret"]["items"]] == [
+            "tls.crt",
+            "tls.key",
+            "ca.crt",
+        ]
+        assert volumes["auth"]["secret"]["defaultMode"] == 0o440, name
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)

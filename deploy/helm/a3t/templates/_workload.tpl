@@ -94,6 +94,9 @@ spec:
             - name: ALFWORLD_DATA
               value: /tmp/alfworld
             {{- end }}
+            {{- with include "a3t.securityEnv" $root }}
+            {{- . | trim | nindent 12 }}
+            {{- end }}
             {{- with $svc.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -104,21 +107,16 @@ spec:
             - name: metrics
               containerPort: {{ $svc.metricsPort }}
               protocol: TCP
-          # grpc.health.v1 with the service's full name: SERVING once its model/simulator loaded.
+          # grpc.health.v1 with the service's full name: SERVING once its model/simulator loaded
+          # (with TLS on, a TCP check: a3t.probeCheck).
           startupProbe:
-            grpc:
-              port: {{ $svc.port }}
-              service: {{ $health }}
+            {{- include "a3t.probeCheck" (dict "root" $root "port" $svc.port "health" $health) | nindent 12 }}
             {{- toYaml $probes.startup | nindent 12 }}
           readinessProbe:
-            grpc:
-              port: {{ $svc.port }}
-              service: {{ $health }}
+            {{- include "a3t.probeCheck" (dict "root" $root "port" $svc.port "health" $health) | nindent 12 }}
             {{- toYaml $probes.readiness | nindent 12 }}
           livenessProbe:
-            grpc:
-              port: {{ $svc.port }}
-              service: {{ $health }}
+            {{- include "a3t.probeCheck" (dict "root" $root "port" $svc.port "health" $health) | nindent 12 }}
             {{- toYaml $probes.liveness | nindent 12 }}
           resources:
             {{- include "a3t.resources" (dict "resources" $svc.resources "gpus" $gpus "gpuResource" $root.Values.gpu.resourceName) | nindent 12 }}
@@ -136,6 +134,9 @@ spec:
               mountPath: /etc/a3t/experiment
               readOnly: true
             {{- end }}
+            {{- with include "a3t.securityMounts" $root }}
+            {{- . | trim | nindent 12 }}
+            {{- end }}
             {{- with $svc.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -152,6 +153,9 @@ spec:
         - name: experiment
           configMap:
             name: {{ include "a3t.componentName" (dict "root" $root "name" "experiment") }}
+        {{- end }}
+        {{- with include "a3t.securityVolumes" $root }}
+        {{- . | trim | nindent 8 }}
         {{- end }}
         {{- with $svc.extraVolumes }}
         {{- toYaml . | nindent 8 }}
