@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -24,9 +25,10 @@ async def start_model_server(
     make_servicer: Callable[[ServedModel], Any],
     add_to_server: Callable,
     full_name: str,
+    artifact_root: Path | None = None,
 ) -> tuple[RunningServer, ServedModel]:
     """The service's real servicer over `engine`, SERVING on a free loopback port."""
-    model = ServedModel(service)
+    model = ServedModel(service, artifact_root)
     model.attach(engine)
     running = await start_server(
         service,

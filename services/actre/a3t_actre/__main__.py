@@ -22,7 +22,7 @@ log = logging.getLogger("a3t_actre")
 
 
 async def run(settings: ActReSettings) -> None:
-    model = ServedModel("actre")
+    model = ServedModel("actre", settings.artifact_root)
     core = ActReCore(model, settings)
     registration = Registration(
         actre_pb2_grpc.add_ActReServiceServicer_to_server,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from a3t.inference.factory import EngineSpec
 from a3t.model_service import serving_problems
@@ -28,6 +29,9 @@ class ActReSettings:
     endpoint: str = ""  # tgi/openai: the server's URL
     tokenizer: str = ""  # tgi: checkpoint whose chat template renders prompts; "" = model
     engine_timeout_seconds: float = 300.0  # tgi/openai: per request and to wait for the server
+    # The shared artifacts directory: LoadAdapter's adapter.uri must lie inside it ('..', other
+    # absolute paths and symlinks out are INVALID_ARGUMENT). Unset = any path (local development).
+    artifact_root: Path | None = None
     # Tokens per rationale when a request leaves max_new_tokens 0: one or two sentences.
     max_new_tokens: int = 64
 

@@ -22,7 +22,7 @@ log = logging.getLogger("a3t_critic")
 
 
 async def run(settings: CriticSettings) -> None:
-    model = ServedModel("critic")
+    model = ServedModel("critic", settings.artifact_root)
     core = CriticCore(model, settings, settings.rubrics())
     registration = Registration(
         critic_pb2_grpc.add_CriticServiceServicer_to_server,

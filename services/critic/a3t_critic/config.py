@@ -33,6 +33,9 @@ class CriticSettings:
     endpoint: str = ""  # tgi/openai: the server's URL
     tokenizer: str = ""  # tgi: checkpoint whose chat template renders prompts; "" = model
     engine_timeout_seconds: float = 300.0  # tgi/openai: per request and to wait for the server
+    # The shared artifacts directory: LoadAdapter's adapter.uri must lie inside it ('..', other
+    # absolute paths and symlinks out are INVALID_ARGUMENT). Unset = any path (local development).
+    artifact_root: Path | None = None
     # Tokens per answer when a request leaves max_new_tokens 0: a JSON object with reasons.
     max_new_tokens: int = 256
     # Rubric used when a request names none: one of a3t.prompts.RUBRICS or of rubrics_file;

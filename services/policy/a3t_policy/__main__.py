@@ -22,7 +22,7 @@ log = logging.getLogger("a3t_policy")
 
 
 async def run(settings: PolicySettings) -> None:
-    model = ServedModel("policy")
+    model = ServedModel("policy", settings.artifact_root)
     core = PolicyCore(model, settings)
     registration = Registration(
         policy_pb2_grpc.add_PolicyServiceServicer_to_server,

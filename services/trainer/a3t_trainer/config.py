@@ -51,6 +51,11 @@ class TrainerSettings:
     max_grad_norm: float = 1.0
     # Recompute activations in the backward pass: less memory for 7B models on one GPU, ~30% slower.
     gradient_checkpointing: bool = False
+    # The shared artifacts directory: a request's dataset_uri, output_uri and init_adapter_uri
+    # must lie inside it ('..', other absolute paths and symlinks out are INVALID_ARGUMENT).
+    # Unset = any path this process can reach (local development); set it wherever clients
+    # are not trusted with the trainer's file system (the Helm chart does).
+    artifact_root: Path | None = None
 
     def problems(self) -> list[str]:
         found = []

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from a3t.artifacts import MANIFEST, local_path, read_manifest
+from a3t.artifacts import MANIFEST, local_path, read_manifest, resolve_under
 from a3t.compose import read_dataset
 from a3t.errors import A3tError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from a3t_trainer import metrics
@@ -204,8 +204,12 @@ def check_base_model(name: str) -> None:
         ) from exc
 
 
-def check_inputs(spec: TrainSpec) -> int:
-    """Checks the files a run needs; returns the dataset's example count. Writes nothing."""
+def check_inputs(spec: TrainSpec, artifact_root: Path | None = None) -> int:
+    """Checks the files a run needs; returns the dataset's example count. Writes nothing.
+    With an artifact root, each path must lie inside it (a3t.artifacts.resolve_under)."""
+    for name in ("dataset_uri", "output_uri", "init_adapter_uri"):
+        if getattr(spec, name):
+            resolve_under(getattr(spec, name), artifact_root, name)
     dataset = local_path(spec.dataset_uri)
     if not dataset.is_file():
         raise InvalidArgument(
@@ -328,7 +332,7 @@ class RunRegistry:
                 return self._runs[self._by_request[request_id]]
             resolved = resolve_spec(spec, self._settings)
             # Reads the whole dataset: off the event loop.
-            examples = await asyncio.to_thread(check_inputs, resolved)
+            examples = await asyncio.to_thread(check_inputs, resolved, self._settings.artifact_root)
             busy = [r.run_id for r in self._runs.values() if not r.state.final]
             if busy:
                 raise ResourceExhausted(

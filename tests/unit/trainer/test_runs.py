@@ -359,3 +359,41 @@ async def test_unknown_runs(tmp_path):
     with pytest.raises(InvalidArgument):
         registry.list(-1)
     await registry.close()
+
+
+async def test_paths_outside_the_artifact_root_are_refused_by_field(spec, tmp_path):
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    inside = replace(
+        spec,
+        dataset_uri=str(write_dataset(root / "data.jsonl", toy_items())),
+        output_uri=str(root / "out"),
+    )
+    registry = RunRegistry(
+        replace(settings(tmp_path), artifact_root=root), FakeTrainer(), clock=lambda: 1.0
+    )
+    await registry.start()
+    (root / "escape").symlink_to(tmp_path)
+    try:
+        for field, uri, says in (
+            ("dataset_uri", f"{root}/../data.jsonl", "contains '..'"),
+            ("output_uri", str(tmp_path / "out"), "outside the artifact root"),
+            ("init_adapter_uri", str(root / "escape" / "a"), "outside the artifact root"),
+        ):
+            with pytest.raises(InvalidArgument, match=rf"^{field} '.*' .*{says}"):
+                await registry.create(f"r-{field}", replace(inside, **{field: uri}))
+        run = await registry.create("ok", inside)
+        assert run.spec.output_uri == str(root / "out")
+    finally:
+        await registry.close()
+
+
+async def test_a_damaged_init_adapter_is_refused_naming_the_file(spec, tmp_path):
+    init = tmp_path / "init"
+    init.mkdir()
+    (init / "adapter_model.safetensors").write_bytes(b"0123456789")
+    write_manifest(init, {"base_model": spec.base_model})
+    (init / "adapter_model.safetensors").write_bytes(b"01234")
+    registry = RunRegistry(settings(tmp_path), FakeTrainer(), clock=lambda: 1.0)
+    with pytest.raises(FailedPrecondition, match=r"^init_adapter_uri: .*safetensors has 5 bytes"):
+        await registry.create("r", replace(spec, init_adapter_uri=str(init)))

@@ -136,6 +136,8 @@ ports, paths on the volumes, engine, device, peers), overridden by the service's
 {{- else if include "a3t.isModelService" . }}
 {{- $engine := include "a3t.engine" . }}
 {{- $_ := set $s "engine" $engine }}
+{{- /* LoadAdapter's uri must lie under the controller's artifacts (a3t.artifacts.resolve_under). */}}
+{{- $_ := set $s "artifact_root" (printf "%s/artifacts" $shared) }}
 {{- if eq $engine "local" }}
 {{- $_ := set $s "model" ($svc.model | default "smollm2") }}
 {{- $_ := set $s "device" (ternary "cuda" "cpu" (gt (int (include "a3t.gpus" .)) 0)) }}
@@ -159,6 +161,8 @@ ports, paths on the volumes, engine, device, peers), overridden by the service's
 {{- end }}
 {{- else if eq $name "trainer" }}
 {{- $_ := set $s "state_dir" (printf "%s/trainer" $shared) }}
+{{- /* A run's dataset, output and init adapter must lie under the controller's artifacts. */}}
+{{- $_ := set $s "artifact_root" (printf "%s/artifacts" $shared) }}
 {{- $_ := set $s "device" (ternary "cuda" "cpu" (gt (int (include "a3t.gpus" .)) 0)) }}
 {{- $_ := set $s "torch_threads" $svc.threads }}
 {{- else if eq $name "controller" }}

@@ -20,10 +20,11 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from a3t.artifacts import local_path
+from a3t.artifacts import resolve_under
 from a3t.errors import FailedPrecondition, InvalidArgument, Unavailable
 from a3t.inference.base import (
     BASE_ADAPTER,
@@ -83,8 +84,10 @@ def model_metrics(service: str) -> ModelMetrics:
 class ServedModel:
     """An engine plus the bookkeeping every model service needs. Attach the engine once loaded."""
 
-    def __init__(self, service: str):
+    def __init__(self, service: str, artifact_root: Path | None = None):
+        """`artifact_root`: LoadAdapter's uri must lie inside it (None: any path)."""
         self.service = service
+        self._artifact_root = artifact_root
         self._engine: Engine | None = None
         self._metrics = model_metrics(service)
         self._prompt = 0
@@ -162,8 +165,9 @@ class ServedModel:
     ) -> EngineInfo:
         """Checks the request against the adapter's manifest, then loads it into the engine.
 
-        InvalidArgument: no name or uri. NotFound: no such directory. FailedPrecondition: no
-        manifest.json, another base model, or a version other than the one requested.
+        InvalidArgument: no name or uri, or a uri outside the artifact root. NotFound: no such
+        directory. FailedPrecondition: no manifest.json, files that differ from it, another base
+        model, or a version other than the one requested.
         """
         engine = self.engine
         if not name:
@@ -172,7 +176,7 @@ class ServedModel:
             raise InvalidArgument(f"adapter.name {BASE_ADAPTER!r} is reserved for the base model")
         if not uri:
             raise InvalidArgument("adapter.uri must be the adapter directory (path or file:// URI)")
-        path = str(local_path(uri))
+        path = str(resolve_under(uri, self._artifact_root, "adapter.uri"))
         manifest = read_adapter_manifest(path)  # refuses a directory without manifest.json
         served = engine.info().base_model
         for claimed, where in ((manifest.base_model, "its manifest"), (base_model, "the request")):
