@@ -108,7 +108,10 @@ async def _start_services(
         env_args += ["--env-data-roots", f"{config.env}={Path(args.data_root).resolve()}"]
     # One torch thread per model service: policy and ActRe decode at the same time during
     # exploration, and more threads than free cores is 10-30x slower (NOTES.md).
-    model = ["--model", config.base_model, "--threads", "1"]
+    # Adapters and datasets live under the workdir's artifacts: the services refuse any other
+    # path a request names (a3t.artifacts.resolve_under).
+    artifacts = ["--artifact-root", str((workdir / "artifacts").resolve())]
+    model = ["--model", config.base_model, "--threads", "1", *artifacts]
     policy_tokens = args.policy_max_new_tokens or LOCAL_POLICY_TOKENS.get(config.env, 64)
     specs = {
         "env": [*env_args, "--workers", str(args.env_workers)],
@@ -124,6 +127,7 @@ async def _start_services(
             "1024",
             "--torch-threads",
             str(args.trainer_threads),
+            *artifacts,
         ],
     }
     if config.use_actre:
