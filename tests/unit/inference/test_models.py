@@ -48,7 +48,13 @@ def test_cache_dir_and_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("A3T_MODEL_CACHE", str(tmp_path))
     assert model_cache_dir() == tmp_path
     monkeypatch.delenv("A3T_MODEL_CACHE")
-    assert model_cache_dir().name == "models"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert model_cache_dir() == tmp_path / "xdg" / "a3t" / "models"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # invalid per the XDG spec: ignored
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert model_cache_dir() == tmp_path / "home" / ".cache" / "a3t" / "models"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert model_cache_dir() == tmp_path / "home" / ".cache" / "a3t" / "models"
     assert canonical_model_name("smollm2") == canonical_model_name(SMOLLM2) == SMOLLM2
     assert canonical_model_name("/some/dir") == "/some/dir"
     assert resolve_checkpoint("/some/dir") == "/some/dir"

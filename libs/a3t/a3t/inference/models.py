@@ -7,7 +7,7 @@ through the package's installed metadata, or through `$A3T_SMOLLM2_GGUF`.
 
 transformers dequantises a GGUF to float32 on load (~25 s for this model), so the first load
 converts once and saves a normal checkpoint under the model cache (`$A3T_MODEL_CACHE`, default
-`<repo>/var/models` in a source checkout, else `~/.cache/a3t/models`); later loads read that in
+`$XDG_CACHE_HOME/a3t/models`, else `~/.cache/a3t/models`); later loads read that in
 well under a second. The GGUF tokenizer says eos is `<|im_start|>` and has no pad token: both
 are set to `<|im_end|>`, the end of a ChatML turn.
 
@@ -42,14 +42,15 @@ END_OF_TURN = "<|im_end|>"
 
 
 def model_cache_dir() -> Path:
-    """Where converted checkpoints go: `$A3T_MODEL_CACHE`, `<repo>/var/models` or ~/.cache/a3t."""
+    """Where converted checkpoints go: `$A3T_MODEL_CACHE`, else `$XDG_CACHE_HOME/a3t/models`, else
+    `~/.cache/a3t/models`. Never inside the repository: a 517 MB checkpoint there was picked up
+    by tools that walk the tree, and every fresh clone converted again."""
     if env := os.environ.get("A3T_MODEL_CACHE"):
         return Path(env)
-    # libs/a3t/a3t/inference/models.py -> the repository root, when running from a checkout
-    repo = Path(__file__).resolve().parents[4]
-    if (repo / "libs" / "a3t").is_dir() and os.access(repo, os.W_OK):
-        return repo / "var" / "models"
-    return Path.home() / ".cache" / "a3t" / "models"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec: a relative value is invalid and is to be ignored.
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "a3t" / "models"
 
 
 def find_smollm2_gguf() -> Path:
