@@ -8,6 +8,7 @@ import grpc
 import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import REGISTRY
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
@@ -88,6 +89,25 @@ async def test_a_call_without_the_token_is_unauthenticated_and_counted(
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert message in info.value.details()
     assert counted("rpcauth", "Step", "UNAUTHENTICATED") == before + 1
+
+
+async def test_reflection_needs_the_token_too(token_server):
+    async def requests():
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    before = counted("rpcauth", "ServerReflectionInfo", "UNAUTHENTICATED")
+    async with aio.insecure_channel(f"127.0.0.1:{token_server.port}") as chan:
+        stream = reflection_pb2_grpc.ServerReflectionStub(chan).ServerReflectionInfo(requests())
+        with pytest.raises(aio.AioRpcError) as info:
+            [resp async for resp in stream]
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert counted("rpcauth", "ServerReflectionInfo", "UNAUTHENTICATED") == before + 1
+    async with channel(f"127.0.0.1:{token_server.port}") as chan:
+        stream = reflection_pb2_grpc.ServerReflectionStub(chan).ServerReflectionInfo(requests())
+        async for resp in stream:
+            names = {s.name for s in resp.list_services_response.service}
+            break
+    assert "a3t.env.v1.E" in names  # the name start() registers
 
 
 async def test_health_answers_without_the_token(token_server):

@@ -131,7 +131,19 @@ class ServerInterceptor(aio.ServerInterceptor):
                 request_deserializer=None,
                 response_serializer=handler.response_serializer,
             )
+        if call.denied is not None:  # client-streaming (reflection): refused, and counted
+            return grpc.stream_stream_rpc_method_handler(
+                self._refuse(call), request_deserializer=None, response_serializer=None
+            )
         return handler  # client-streaming RPCs: none in a3t's protos (reflection's pass as is)
+
+    def _refuse(self, call: _Call):
+        async def refused(requests: AsyncIterator[Any], context: aio.ServicerContext):
+            self._metrics.observe(call.method, grpc.StatusCode.UNAUTHENTICATED.name, 0.0)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(call.denied))
+            yield  # never reached: makes this the async generator a streaming handler is
+
+        return refused
 
     def _denied(self, details: grpc.HandlerCallDetails) -> Unauthenticated | None:
         if self._token_check is None or details.method.startswith(_UNAUTHENTICATED_OK):
