@@ -709,7 +709,7 @@ def _code_metric_names() -> set[str]:
         if path.name == "served.py":
             model_suffixes.update(re.findall(r"""f["']\{p\}_([a-z0-9_]+)["']""", text))
         serving.update(re.findall(r"""\bserve(?:_model_service)?\(\s*["']([a-z]+)["']""", text))
-        modelled.update(re.findall(r"""ServedModel\(\s*["']([a-z]+)["']\s*\)""", text))
+        modelled.update(re.findall(r"""ServedModel\(\s*["']([a-z]+)["']""", text))
     assert rpc_suffixes >= {"rpc_requests_total", "rpc_duration_seconds", "build_info"}
     assert serving == set(SERVICES) and modelled == set(MODEL_SERVICES)
     names.update(f"a3t_{s}_{suffix}" for s in serving for suffix in rpc_suffixes)
