@@ -312,3 +312,38 @@ async def test_a_service_killed_and_restarted_mid_round_is_waited_for(cluster, s
         assert "loading it again" in log  # its adapter, lost with the restart
     # (Whether an env kill interrupts an episode depends on its timing: a session open at the
     # kill is replayed, "playing it again" in the log; the counts above hold either way.)
+
+
+async def test_an_env_worker_killed_mid_episode_is_replaced_and_nothing_is_lost(cluster):
+    """kill -9 of the env service's game worker (not the service): the pool starts a new one,
+    the sessions that were on it answer ABORTED, and the controller plays those episodes again."""
+    import re
+
+    import psutil
+
+    eid = await create(cluster, "worker-kill", rounds=1)
+    await wait_for(
+        cluster, "SELECT COUNT(*) FROM trajectories WHERE round = 0 AND phase = 'explore'"
+    )
+    env = psutil.Process(cluster.procs["env"].process.pid)
+    workers = [c for c in env.children() if "spawn_main" in " ".join(c.cmdline())]
+    assert len(workers) == 1  # --workers 1
+    workers[0].kill()
+    exp = await wait_state(cluster, eid)
+    assert exp.state == cpb.EXPERIMENT_STATE_SUCCEEDED, exp.error_message + cluster.logs()
+    with cluster.db() as db:
+        keys = natural_keys(db)
+        counts = dict(
+            db.execute("SELECT phase, COUNT(*) FROM trajectories GROUP BY phase").fetchall()
+        )
+        failed_attempts = db.execute(
+            "SELECT COUNT(*) FROM trajectories WHERE phase = 'attempt' AND won = 0"
+        ).fetchone()[0]
+    assert len(keys) == len(set(keys)), "an episode was stored twice"
+    assert counts["attempt"] == 4 and counts["eval"] == 2 * 2
+    assert counts["explore"] == 4 * failed_attempts
+    env_log = cluster.procs["env"].log_path.read_text()
+    died = re.search(r"env worker 0 died \(exit code -9\) with (\d+) sessions", env_log)
+    assert died, env_log[-2000:]
+    if int(died.group(1)):  # a session was open on it: its episode was played again
+        assert "playing it again" in cluster.procs["controller"].log_path.read_text()
