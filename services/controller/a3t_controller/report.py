@@ -21,6 +21,11 @@ def _minutes(stats: dict, prefix: str) -> str:
     return f"{sum(seconds) / 60:.1f}" if seconds else "-"
 
 
+def _summed(stats: dict, suffix: str) -> str:
+    """The round's phases' counts ending in `suffix`, summed."""
+    return str(sum(v for k, v in stats.items() if k.endswith(suffix)))
+
+
 def _auc(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -38,6 +43,13 @@ def markdown_report(store: Store, experiment_id: str) -> str:
     curriculum = any("train_level" in r["stats"] for r in rows)
     # The critic against the env check (a3t_controller.select.agreement), where the critic scored.
     agreement = any("critic_auc" in r["stats"] for r in rows)
+    # Rollouts that failed (a3t_controller.rounds): shown when any round had one.
+    faults = any(
+        v
+        for r in rows
+        for k, v in r["stats"].items()
+        if k.endswith(("_rollouts_retried", "_groups_dropped"))
+    )
     spec = ENVIRONMENTS.get(exp.config.get("env", ""))
     scored = spec is not None and spec.mean_score
     head = [
@@ -49,6 +61,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         "selected",
         "pool",
         *(["critic precision", "critic recall", "critic AUC"] if agreement else []),
+        *(["rollouts retried", "groups dropped"] if faults else []),
         "eval success",
         *(["eval score"] if scored else []),
         "cumulative",
@@ -87,6 +100,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
                 if agreement
                 else []
             ),
+            *([_summed(s, "_rollouts_retried"), _summed(s, "_groups_dropped")] if faults else []),
             _pct(ev["success_rate"]) if ev else "-",
             *([_score(store, experiment_id, r["round"]) if ev else "-"] if scored else []),
             _pct(ev["cumulative_success_rate"]) if ev else "-",

@@ -284,7 +284,7 @@ class RoundRunner:
         jobs: Sequence[tuple[Task, int, EpisodeSpec]],
     ) -> None:
         """Runs and stores episodes (bounded concurrency), skipping those already stored or
-        dropped. Returns the phase's rollout stats (`<phase>_retried`, `<phase>_dropped`)."""
+        dropped. Returns the phase's rollout stats (`_drop_groups`)."""
         have = {(t.task_id, t.attempt) for t in self._store.trajectories(exp, round_, phase)}
         gone = self._store.dropped_groups(exp, round_, phase)
         todo = [
@@ -371,7 +371,10 @@ class RoundRunner:
         for task_id, reason in sorted(dropped.items()):
             self._store.drop_group(exp, round_, phase, task_id, MAX_ROLLOUT_RETRIES + 1, reason)
             metrics.GROUPS_DROPPED.labels(phase=phase).inc()
-        return {f"{phase}_retried": self._retried.pop(phase, 0), f"{phase}_dropped": total}
+        return {
+            f"{phase}_rollouts_retried": self._retried.pop(phase, 0),
+            f"{phase}_groups_dropped": total,
+        }
 
     def _spec(
         self,

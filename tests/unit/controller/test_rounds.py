@@ -386,7 +386,7 @@ async def test_a_refused_rollout_is_played_again_and_stored_once(tmp_path):
     await runner.run(exp.experiment_id)
     eid = exp.experiment_id
     stats = store.round(eid, 0)["stats"]
-    assert (stats["attempt_retried"], stats["attempt_dropped"]) == (2, 0)
+    assert (stats["attempt_rollouts_retried"], stats["attempt_groups_dropped"]) == (2, 0)
     assert [t.task_id for t in store.trajectories(eid, 0, "attempt")].count(task) == 1
     assert store.dropped_groups(eid, 0, "attempt") == {}
 
@@ -400,7 +400,7 @@ async def test_a_rollout_that_keeps_failing_drops_its_tasks_group_for_the_phase(
     eid = exp.experiment_id
     assert store.experiment(eid).state == "succeeded"
     stats = store.round(eid, 0)["stats"]
-    assert (stats["explore_retried"], stats["explore_dropped"]) == (3, 1)
+    assert (stats["explore_rollouts_retried"], stats["explore_groups_dropped"]) == (3, 1)
     assert stats["explore_failed_tasks"] == 6
     assert stats["explore_episodes"] == 5 * 6  # the dropped group's two are not counted
     dropped = store.dropped_groups(eid, 0, "explore")
@@ -414,6 +414,10 @@ async def test_a_rollout_that_keeps_failing_drops_its_tasks_group_for_the_phase(
     assert not ids & {r["trajectory_id"] for r in store.selections(eid, 0)}
     assert all(t.task.task_id != task for _, t in store.pool(eid))
     assert len({t.task.task_id for _, t in store.pool(eid)}) == 5
+    lines = markdown_report(store, eid).splitlines()
+    head = [c.strip() for c in lines[2].split("|")]
+    row = dict(zip(head, (c.strip() for c in lines[5].split("|")), strict=True))
+    assert (row["round"], row["rollouts retried"], row["groups dropped"]) == ("0", "3", "1")
 
 
 async def test_a_failed_training_run_is_retried_under_a_new_request_id_on_resume(tmp_path):
