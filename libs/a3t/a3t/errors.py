@@ -51,9 +51,15 @@ class OutOfRange(A3tError):
 
 
 class ResourceExhausted(A3tError):
-    """A limit was hit (max sessions, memory cap); retrying later may work."""
+    """A limit was hit (max sessions, memory cap); retrying later may work. With
+    `retry_after_seconds` the status carries a google.rpc.RetryInfo saying when (the server is
+    busy for a moment, not full), and a3t's clients retry after that delay."""
 
     code_name = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_seconds: float | None = None):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class Aborted(A3tError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -111,10 +112,13 @@ class GrpcEnv:
         return resp.total_size
 
     async def create(self, env: str, split: str, task_id: str) -> SessionView:
-        resp = await self._call(
-            self._stub.CreateSession,
-            env_pb2.CreateSessionRequest(env=env, split=split, task_id=task_id),
+        # One request id per open, sent again on every retry of it: an open whose answer was
+        # lost (deadline, restart of the connection) is not opened twice on the env (AIP-155).
+        # A busy env (RESOURCE_EXHAUSTED with a RetryInfo) is retried after the delay it asks.
+        request = env_pb2.CreateSessionRequest(
+            env=env, split=split, task_id=task_id, request_id=str(uuid.uuid4())
         )
+        resp = await self._call(self._stub.CreateSession, request)
         return SessionView(
             resp.session_id,
             task_from_pb(resp.task),

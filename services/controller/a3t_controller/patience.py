@@ -6,7 +6,11 @@ DEADLINE_EXCEEDED are retried with capped exponential backoff until the call suc
 wait budget (`service_wait_seconds`, minutes by default) is spent; only then does the call raise
 `Unavailable`, which fails the experiment (resumable: `a3t resume`). While it waits, the service
 is named in the log, in `a3t_controller_waiting_for_service{service}` and, through `on_change`,
-on the experiment (`a3t status`); when the service answers again that is cleared.
+on the experiment (`a3t status`); when the service answers again that is cleared. A service that
+is busy for a moment says so with RESOURCE_EXHAUSTED and a google.rpc.RetryInfo (the env when
+its open queue is full): that is retried too, after the delay it asked for (stretched by a random
+0-50% so that the callers it turned away do not all come back at once), within the same budget.
+A RESOURCE_EXHAUSTED without that hint (the env's max_sessions) is an answer, raised at once.
 
 A call that must not run twice (an env Step) is sent once: if it fails, or the env has lost the
 session (restarted, or the session's TTL ran out during a long wait), the episode is
@@ -18,14 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import grpc
 from grpc import aio
 
 from a3t.errors import Unavailable
 from a3t.rpc.client import RETRYABLE, backoff_seconds
+from a3t.rpc.retry_info import retry_delay
 from a3t_controller import metrics
 from a3t_controller.episode import EpisodeInterrupted
 
@@ -67,7 +74,7 @@ class Patience:
         *,
         timeout: float,
     ) -> Response:
-        """`method(request, timeout=timeout)`, retried while `service` is unreachable."""
+        """`method(request, timeout=timeout)`, retried while `service` is unreachable or busy."""
         start = self._clock()
         attempt = 0
         waiting = False
@@ -76,7 +83,10 @@ class Patience:
                 try:
                     return await method(request, timeout=timeout)
                 except aio.AioRpcError as exc:
-                    if exc.code() not in RETRYABLE:
+                    hinted = None
+                    if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        hinted = retry_delay(exc)
+                    if exc.code() not in RETRYABLE and hinted is None:
                         raise
                     waited = self._clock() - start
                     if waited >= self.seconds:
@@ -90,7 +100,10 @@ class Patience:
                         waiting = True
                         self._start_wait(service, exc)
                     # At least 50 ms between tries, never past the budget.
-                    delay = max(backoff_seconds(attempt, base=0.5, cap=10.0), 0.05)
+                    if hinted is not None:
+                        delay = max(hinted * random.uniform(1.0, 1.5), 0.05)
+                    else:
+                        delay = max(backoff_seconds(attempt, base=0.5, cap=10.0), 0.05)
                     attempt += 1
                     await self._sleep(min(delay, self.seconds - waited))
         finally:

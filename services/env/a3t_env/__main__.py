@@ -28,7 +28,13 @@ async def _reap(core: EnvCore, every_seconds: float) -> None:
 
 async def run(settings: EnvSettings) -> None:
     roots = {env: settings.env_root(env) for env in settings.envs}
-    pool = GamePool(settings.workers, roots, cache_size=settings.cache_size)
+    pool = GamePool(
+        settings.workers,
+        roots,
+        cache_size=settings.cache_size,
+        recycle_after_loads=settings.recycle_after_loads,
+        recycle_above_rss_mib=settings.recycle_above_rss_mib,
+    )
     core = EnvCore(settings, pool)
     reaper: asyncio.Task | None = None
 

@@ -43,6 +43,15 @@ class EnvSettings:
     workers: int = os.cpu_count() or 1
     # Loaded games each worker keeps for reuse across resets.
     cache_size: int = 16
+    # A worker process is recycled (takes no new sessions, is replaced by a fresh process at
+    # once, and stops when its last session ends) after this many game loads, or once its
+    # resident memory passes this many MiB: the ALFWorld/TextWorld engine leaks ~3-4.5 MiB per
+    # load. 0 turns either limit off; neither applies with workers=0.
+    recycle_after_loads: int = 200
+    recycle_above_rss_mib: int = 1024
+    # CreateSession calls pending or loading at once, per worker; past max_opens_per_worker x
+    # workers an open is answered RESOURCE_EXHAUSTED at once with a retry hint, not queued.
+    max_opens_per_worker: int = 4
     session_ttl_seconds: float = 600.0
     max_sessions: int = 256
     # Steps after which an episode ends unsolved (ALFWorld's usual budget is 50).
@@ -58,6 +67,11 @@ class EnvSettings:
             found.append(f"workers must be >= 0, got {self.workers}")
         if self.cache_size < 1:
             found.append(f"cache_size must be >= 1, got {self.cache_size}")
+        for field in ("recycle_after_loads", "recycle_above_rss_mib"):
+            if getattr(self, field) < 0:
+                found.append(f"{field} must be >= 0 (0 = off), got {getattr(self, field)}")
+        if self.max_opens_per_worker < 1:
+            found.append(f"max_opens_per_worker must be >= 1, got {self.max_opens_per_worker}")
         if self.session_ttl_seconds <= 0:
             found.append(f"session_ttl_seconds must be > 0, got {self.session_ttl_seconds}")
         if self.max_sessions < 1:
@@ -90,6 +104,10 @@ class EnvSettings:
         """Where `env` keeps its data: its env_data_roots entry, else <data_root>/<env>."""
         roots, _ = _pairs(self.env_data_roots)
         return Path(roots[env]).expanduser() if env in roots else self.data_root / env
+
+    def max_pending_opens(self) -> int:
+        """Opens the server takes at once; workers=0 counts as one worker."""
+        return self.max_opens_per_worker * max(self.workers, 1)
 
     def max_action_chars(self, env: str) -> int:
         limits, _ = _pairs(self.env_max_action_chars)

@@ -1,5 +1,12 @@
 """The env service's logic: task listing, sessions with a TTL and a cap, stepping, generation.
 
+Opens are bounded: at most `max_pending_opens` CreateSession calls load at once; past that one
+is refused at once (RESOURCE_EXHAUSTED with a retry hint: the recent mean time of an open), since
+a queue behind busy workers only turns into deadlines that pass (64 opens behind 2 workers once
+waited 279 s). An open that names a `request_id` is idempotent (AIP-155): a repeat gets the
+first one's session, and the open runs on even when the first caller goes away, so its retry
+finds the session instead of loading the game again.
+
 No grpc here: plain values in and out, a3t.errors raised for bad input. Nothing here knows an
 environment: each served env is a plugin (a3t.envs) whose engine lists and generates tasks here
 and plays games in a `GameRunner` (the worker-process `GamePool` in production, a fake in unit
@@ -29,8 +36,13 @@ from a3t.errors import (
 from a3t.trajectory import Task
 from a3t_env import metrics
 from a3t_env.config import EnvSettings
+from a3t_env.paths import check_split_dirs, check_task_id, check_task_ref
 
 log = logging.getLogger(__name__)
+
+_MAX_REQUEST_ID_CHARS = 64
+# The retry hint is the mean time of recent opens (how soon a slot frees up), within these bounds.
+_MIN_RETRY_SECONDS, _MAX_RETRY_SECONDS = 0.05, 30.0
 
 
 class GameRunner(Protocol):
@@ -72,11 +84,26 @@ class _Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+@dataclass
+class _Request:
+    """An open made with a request_id: what was asked, and the open (running or done)."""
+
+    asked: tuple[str, str, str | None, int | None]  # env, split, task_id, index
+    opening: asyncio.Task[SessionStart]
+    created: float
+
+
 @dataclass(frozen=True)
 class TaskPage:
     tasks: list[Task]
     next_page_token: str
     total_size: int
+
+
+def _describe(asked: tuple[str, str, str | None, int | None]) -> str:
+    env, split, task_id, index = asked
+    which = f"task_id {quote(task_id)}" if task_id is not None else f"index {index}"
+    return f"env {quote(env)}, split {quote(split)}, {which}"
 
 
 def _task(env: str, record: TaskRecord) -> Task:
@@ -97,6 +124,9 @@ class EnvCore:
         self._splits: dict[tuple[str, str], list[TaskRecord]] = {}
         self._envs: dict[str, Environment] = {}
         self._background: set[asyncio.Task] = set()
+        self._requests: dict[str, _Request] = {}  # request_id -> the open it made
+        self._opening = 0  # opens pending or loading now
+        self._open_seconds = 1.0  # moving mean of an open's duration (ALFWorld loads take 1-2 s)
 
     # --- tasks
 
@@ -117,6 +147,7 @@ class EnvCore:
             raise InvalidArgument("split must be set, e.g. 'valid_seen'")
         check_split_name(split)
         if (env, split) not in self._splits:
+            check_split_dirs(env, self._settings.env_root(env), split)
             # Listing reads the data once per split; tasks do not change while served
             # (generation writes a new split and refreshes it explicitly).
             self._splits[env, split] = environment.list_tasks(split)
@@ -142,6 +173,8 @@ class EnvCore:
         games = self._games(env, split)
         if (task_id is None) == (index is None):
             raise InvalidArgument("name the task by exactly one of task_id or index")
+        if task_id is not None:
+            check_task_id(task_id)
         if index is not None:
             if not 0 <= index < len(games):
                 raise OutOfRange(
@@ -158,24 +191,86 @@ class EnvCore:
     # --- sessions
 
     async def create_session(
-        self, env: str, split: str, task_id: str | None = None, index: int | None = None
+        self,
+        env: str,
+        split: str,
+        task_id: str | None = None,
+        index: int | None = None,
+        request_id: str = "",
     ) -> SessionStart:
         self.expire_idle()
+        asked = (env, split, task_id, index)
+        if request_id:
+            if len(request_id) > _MAX_REQUEST_ID_CHARS:
+                raise InvalidArgument(
+                    f"request_id {quote(request_id)} is longer than {_MAX_REQUEST_ID_CHARS} "
+                    "characters; send a UUID"
+                )
+            earlier = self._requests.get(request_id)
+            if earlier is not None:
+                if earlier.asked != asked:
+                    raise InvalidArgument(
+                        f"request_id {quote(request_id)} was already used for another "
+                        f"CreateSession ({_describe(earlier.asked)}); make a new request_id for "
+                        "each open and reuse it only to retry that same open"
+                    )
+                # Shielded: a repeat that goes away must not cancel the first caller's open.
+                return await asyncio.shield(earlier.opening)
         record = self._find(env, split, task_id, index)
+        check_task_ref(
+            env,
+            self._settings.env_root(env),
+            record.ref,
+            "task_id" if task_id is not None else "index",
+            task_id if task_id is not None else str(index),
+        )
         if len(self._sessions) >= self._settings.max_sessions:
             raise ResourceExhausted(
                 f"{len(self._sessions)} sessions are open, the limit (max_sessions); close "
                 "finished sessions or retry after idle ones expire"
             )
-        session_id = str(uuid.uuid4())
-        # Reserve the slot before awaiting the load so concurrent creates respect the cap.
-        placeholder = _Session(session_id, env, _task(env, record), (), self._clock())
-        self._sessions[session_id] = placeholder
+        limit = self._settings.max_pending_opens()
+        if self._opening >= limit:
+            retry = min(max(self._open_seconds, _MIN_RETRY_SECONDS), _MAX_RETRY_SECONDS)
+            raise ResourceExhausted(
+                f"{self._opening} opens are pending, the most this server takes at once "
+                f"(max_opens_per_worker x workers = {limit}); retry in {retry:.2f}s",
+                retry_after_seconds=retry,
+            )
+        # Reserved before any await, so that concurrent creates respect both limits.
+        placeholder = _Session(str(uuid.uuid4()), env, _task(env, record), (), self._clock())
+        self._sessions[placeholder.session_id] = placeholder
+        self._opening += 1
+        metrics.OPENS_PENDING.set(self._opening)
+        if not request_id:
+            return await self._open(placeholder, record)
+        # The open runs as its own task: a caller whose deadline passes goes away, the open
+        # finishes, and the caller's retry (same request_id) gets its session.
+        opening = asyncio.get_running_loop().create_task(self._open(placeholder, record))
+        self._requests[request_id] = _Request(asked, opening, self._clock())
+        opening.add_done_callback(lambda done: self._forget_failed(request_id, done))
+        return await asyncio.shield(opening)
+
+    def _forget_failed(self, request_id: str, opening: asyncio.Task[SessionStart]) -> None:
+        """An open that failed is not remembered: a retry with its request_id tries again."""
+        if opening.cancelled() or opening.exception() is not None:
+            entry = self._requests.get(request_id)
+            if entry is not None and entry.opening is opening:
+                del self._requests[request_id]
+
+    async def _open(self, placeholder: _Session, record: TaskRecord) -> SessionStart:
+        """Loads the reserved session's game; frees the reservation either way."""
+        session_id, env = placeholder.session_id, placeholder.env
+        start = time.perf_counter()
         try:
             instruction, state = await self._runner.open(session_id, env, record)
         except BaseException:
             self._sessions.pop(session_id, None)
             raise
+        finally:
+            self._opening -= 1
+            metrics.OPENS_PENDING.set(self._opening)
+        self._open_seconds = 0.8 * self._open_seconds + 0.2 * (time.perf_counter() - start)
         task = Task(
             env=env,
             task_id=record.task_id,
@@ -272,8 +367,14 @@ class EnvCore:
 
     def expire_idle(self) -> int:
         """Drops sessions idle past the TTL; returns how many. Called on every request and by
-        the server's reaper task."""
+        the server's reaper task. Also forgets request ids older than the TTL whose session has
+        ended (a retry comes within seconds; the TTL bounds how many are kept)."""
         cutoff = self._clock() - self._settings.session_ttl_seconds
+        for request_id, entry in list(self._requests.items()):
+            if entry.created < cutoff and entry.opening.done():
+                start = entry.opening.result()  # failed opens were dropped when they failed
+                if start.session_id not in self._sessions:
+                    del self._requests[request_id]
         expired = [
             s for s in self._sessions.values() if s.last_used < cutoff and not s.lock.locked()
         ]
@@ -316,6 +417,7 @@ class EnvCore:
         a split that already holds other tasks is refused rather than mixed."""
         environment = self._environment(env)
         check_split_name(split)
+        check_split_dirs(env, self._settings.env_root(env), split)
         await asyncio.to_thread(environment.generate, split, level, seed, count, task_types)
         return self.refresh_split(env, split)
 

@@ -16,6 +16,14 @@ engine from the plugin registry (a3t.envs) and its data root, and loads a task b
     await pool.shutdown()
 
 `GamePool(workers=0)` plays in-process on one background thread (for debugging).
+
+Recycling: the ALFWorld/TextWorld engine leaks a few MiB per game load, so a worker that has
+loaded `recycle_after_loads` games, or whose resident memory passed `recycle_above_rss_mib`, is
+recycled: its slot gets a fresh process at once (new opens go there, queued while it imports the
+engine, so opens never stall even when every worker is recycling at the same time), and the old
+process drains: it takes no new sessions, keeps playing the ones it has until they close or
+expire, and is stopped when the last one ends. So a slot briefly has two processes.
+
 Errors: a worker's A3tError comes back with its type; any other exception as A3tError; a worker
 that dies fails its calls and its sessions with Unavailable and is replaced.
 """
@@ -29,24 +37,51 @@ import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import queue
 import signal
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from a3t.envs import env_spec
 from a3t.envs.base import Environment, Game, GameState, TaskRecord
 from a3t.errors import A3tError, Aborted, AlreadyExists, NotFound, Unavailable
+from a3t_env import metrics
 
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing textworld + alfworld takes ~1-2 s; a loaded box is slower
 _GameKey = tuple[str, str]  # (env, task ref): what identifies a loaded game for reuse
 _MAX_RESTART_DELAY_S = 30.0
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WorkerUsage:
+    """What a worker reports with each open: games it has loaded so far and its resident memory."""
+
+    loads: int
+    rss_bytes: int
+
+
+def recycle_reason(usage: WorkerUsage, max_loads: int, max_rss_mib: int) -> str | None:
+    """Why a worker with this usage must be recycled ("loads" or "rss"), or None; 0 = no limit."""
+    if max_loads and usage.loads >= max_loads:
+        return "loads"
+    if max_rss_mib and usage.rss_bytes >= max_rss_mib * _MIB:
+        return "rss"
+    return None
+
+
+def _rss_bytes() -> int:
+    """This process's resident memory now (Linux: /proc; the images and pods run Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 # --- what runs inside a worker ---------------------------------------------------------------
@@ -63,6 +98,7 @@ class _GameHost:
         self._idle: OrderedDict[_GameKey, list[Game]] = OrderedDict()
         self._idle_count = 0
         self._sessions: dict[str, tuple[_GameKey, Game]] = {}
+        self._loads = 0  # games loaded (cache hits excluded): what the engine's leak grows with
 
     def handle(self, op: str, args: tuple[Any, ...]) -> Any:
         return getattr(self, f"op_{op}")(*args)
@@ -74,15 +110,20 @@ class _GameHost:
             self._envs[env] = env_spec(env).environment(Path(self._data_roots[env]))
         return self._envs[env]
 
-    def op_open(self, session_id: str, env: str, task: TaskRecord) -> tuple[str, GameState]:
+    def op_open(
+        self, session_id: str, env: str, task: TaskRecord
+    ) -> tuple[str, GameState, WorkerUsage]:
         if session_id in self._sessions:
             raise AlreadyExists(f"session {session_id} is already open")
         key = (env, task.ref)
-        game = self._take_idle(key) or self.environment(env).load(task)
+        game = self._take_idle(key)
+        if game is None:
+            self._loads += 1  # counted before loading: a load that fails may leak as well
+            game = self.environment(env).load(task)
         # Only a game whose reset succeeded becomes a session; a failing one is dropped.
-        first = game.reset()
+        instruction, state = game.reset()
         self._sessions[session_id] = (key, game)
-        return first
+        return instruction, state, WorkerUsage(self._loads, _rss_bytes())
 
     def op_warm_up(self, env: str) -> None:
         self.environment(env).warm_up()
@@ -204,6 +245,8 @@ class _ProcessWorker:
         self.index = index
         self.sessions: set[str] = set()
         self.alive = False
+        self.draining = False  # recycled: takes no new sessions, stops after its last one
+        self.rss_bytes = 0  # as last reported with an open
         self.ready: asyncio.Future[None] = loop.create_future()
         self._loop = loop
         self._on_exit = on_exit
@@ -329,6 +372,7 @@ class _ThreadWorker:
         self.index = 0
         self.sessions: set[str] = set()
         self.alive = True
+        self.draining = False  # never: the server's own process cannot be swapped
         self._host = _GameHost(cache_size, data_roots)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="a3t-env-game")
 
@@ -357,15 +401,30 @@ class GamePool:
     """Game sessions spread over worker processes; every method is a coroutine for asyncio.
     `data_roots` names the environments the workers serve and where each keeps its data."""
 
-    def __init__(self, workers: int, data_roots: Mapping[str, Path], cache_size: int = 16):
+    def __init__(
+        self,
+        workers: int,
+        data_roots: Mapping[str, Path],
+        cache_size: int = 16,
+        recycle_after_loads: int = 0,
+        recycle_above_rss_mib: int = 0,
+    ):
         if workers < 0:
             raise ValueError(f"workers must be >= 0 (0 = in-process), got {workers}")
         if cache_size < 0:
             raise ValueError(f"cache_size must be >= 0, got {cache_size}")
+        if recycle_after_loads < 0 or recycle_above_rss_mib < 0:
+            raise ValueError(
+                "recycle_after_loads and recycle_above_rss_mib must be >= 0 (0 = off), got "
+                f"{recycle_after_loads} and {recycle_above_rss_mib}"
+            )
         self.workers = workers
         self.cache_size = cache_size
+        self.recycle_after_loads = recycle_after_loads
+        self.recycle_above_rss_mib = recycle_above_rss_mib
         self.data_roots = {env: str(root) for env, root in data_roots.items()}
-        self._workers: list[_ProcessWorker | _ThreadWorker] = []
+        self._workers: list[_ProcessWorker | _ThreadWorker] = []  # one per slot, taking sessions
+        self._draining: set[_ProcessWorker] = set()  # recycled, playing their last sessions
         self._session_worker: dict[str, _ProcessWorker | _ThreadWorker] = {}
         self._session_path: dict[str, str] = {}
         self._lost: dict[str, str] = {}  # session id -> why (its worker died)
@@ -405,15 +464,24 @@ class GamePool:
         self._session_path[session_id] = key
         worker.sessions.add(session_id)
         try:
-            return await worker.call("open", session_id, env, task)
+            instruction, state, usage = await worker.call("open", session_id, env, task)
         except asyncio.CancelledError:
             # The worker may open it anyway; make sure it does not stay there forever.
             self._forget(session_id)
             worker.send_nowait("close", session_id)
+            self._retire_if_drained(worker)
             raise
         except BaseException:
             self._forget(session_id)
+            self._retire_if_drained(worker)
             raise
+        if isinstance(worker, _ProcessWorker):
+            worker.rss_bytes = usage.rss_bytes
+            self._show_memory()
+            reason = recycle_reason(usage, self.recycle_after_loads, self.recycle_above_rss_mib)
+            if reason is not None and not worker.draining:
+                self._recycle(worker, reason, usage)
+        return instruction, state
 
     async def reset(self, session_id: str) -> tuple[str, GameState]:
         """Start a new episode of the session's game (no reload): (instruction, first state)."""
@@ -433,7 +501,10 @@ class GamePool:
             await worker.call("close", session_id)
         except Unavailable:
             return  # the worker died: the session is gone either way
-        self._last_worker_of[path] = worker.index
+        if worker.draining:
+            self._retire_if_drained(worker)
+        else:
+            self._last_worker_of[path] = worker.index
 
     async def shutdown(self) -> None:
         """Stop every worker at once; calls still pending fail with Unavailable."""
@@ -441,7 +512,8 @@ class GamePool:
         self._stopping.set()
         # Let replacements under way finish starting, so that every process is stopped below.
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        workers, self._workers = self._workers, []
+        workers, self._workers = [*self._workers, *self._draining], []
+        self._draining = set()
         for w in workers:
             if isinstance(w, _ThreadWorker):
                 await asyncio.to_thread(w.shutdown)
@@ -468,7 +540,7 @@ class GamePool:
     def _pick_worker(self, path: str) -> _ProcessWorker | _ThreadWorker:
         if self._closing:
             raise Unavailable("the env game pool is shut down")
-        alive = [w for w in self._workers if w.alive]
+        alive = [w for w in self._workers if w.alive and not w.draining]
         if not alive:
             raise Unavailable("no env worker is running (not started, restarting or shut down)")
         least = min(len(w.sessions) for w in alive)
@@ -500,25 +572,84 @@ class GamePool:
         self._session_path.pop(session_id, None)
         self._lost.pop(session_id, None)
 
+    def _recycle(self, worker: _ProcessWorker, reason: str, usage: WorkerUsage) -> None:
+        """Give the worker's slot a fresh process now and let the old one drain.
+
+        The successor is started here, on the event loop (spawning takes a few ms), rather than
+        in a thread: until it is alive the slot would have no worker taking opens. Opens sent to
+        it wait in its queue while it imports the engine."""
+        logger.info(
+            "recycling env worker %d (%s: %d loads, %.0f MiB resident) with %d live sessions",
+            worker.index,
+            reason,
+            usage.loads,
+            usage.rss_bytes / _MIB,
+            len(worker.sessions),
+        )
+        metrics.WORKER_RECYCLES.labels(reason=reason).inc()
+        worker.draining = True
+        self._draining.add(worker)
+        successor = self._new_worker(worker.index)
+        self._workers[worker.index] = successor
+        successor.start()
+        self._show_memory()
+        self._background(self._await_ready(successor))
+        self._retire_if_drained(worker)
+
+    def _retire_if_drained(self, worker: _ProcessWorker | _ThreadWorker) -> None:
+        """Stop a recycled worker once its last session has ended (never while one is live)."""
+        if not isinstance(worker, _ProcessWorker) or not worker.draining:
+            return
+        if worker.alive and not worker.sessions:
+            logger.info("env worker %d drained; stopping the old process", worker.index)
+            worker.alive = False  # at once: no second stop is scheduled meanwhile
+            # Its exit then reaches _worker_exited, which forgets it.
+            self._background(asyncio.to_thread(worker.terminate))
+
+    def _show_memory(self) -> None:
+        sizes = [w.rss_bytes for w in (*self._workers, *self._draining) if w.alive]
+        metrics.WORKERS_RSS_BYTES.set(sum(sizes))
+        metrics.WORKER_RSS_MAX_BYTES.set(max(sizes, default=0))
+        metrics.WORKERS_DRAINING.set(len(self._draining))
+
+    def _background(self, work: Any) -> None:
+        """Run a coroutine as a task the pool keeps a reference to (shutdown waits for it)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _worker_exited(self, worker: _ProcessWorker) -> None:
-        """Loop callback: a worker process ended. Fail its work; replace it unless closing."""
+        """Loop callback: a worker process ended. Fail its work; replace it unless closing (or it
+        was recycled: its slot already has a successor)."""
         if self._closing:
             worker.fail_pending(Unavailable("the env game pool is shutting down"))
+            return
+        if worker.draining:
+            self._draining.discard(worker)
+            worker.fail_pending(Unavailable(f"env worker {worker.index} was recycled; retry"))
+            if worker.sessions:  # it died while still playing: its sessions are lost
+                why = f"recycled env worker {worker.index} died ({worker.process.exitcode})"
+                logger.error("%s with %d sessions", why, len(worker.sessions))
+                self._lose_sessions(worker, why)
+            self._show_memory()
             return
         was_ready = worker.ready.done() and worker.ready.exception() is None
         why = f"env worker {worker.index} died (exit code {worker.process.exitcode})"
         logger.error("%s with %d sessions; starting a replacement", why, len(worker.sessions))
         worker.fail_pending(Unavailable(f"{why}; retry"))
+        self._lose_sessions(worker, why)
+        worker.rss_bytes = 0
+        self._show_memory()
+        deaths = 0 if was_ready else self._restarts.get(worker.index, 0) + 1
+        self._restarts[worker.index] = deaths
+        self._background(self._replace(worker.index, deaths))
+
+    def _lose_sessions(self, worker: _ProcessWorker, why: str) -> None:
         for session_id in worker.sessions:
             self._session_worker.pop(session_id, None)
             self._session_path.pop(session_id, None)
             self._lost[session_id] = why
         worker.sessions.clear()
-        deaths = 0 if was_ready else self._restarts.get(worker.index, 0) + 1
-        self._restarts[worker.index] = deaths
-        task = asyncio.get_running_loop().create_task(self._replace(worker.index, deaths))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _replace(self, index: int, deaths: int) -> None:
         if deaths:
@@ -533,10 +664,13 @@ class GamePool:
         worker = self._new_worker(index)
         self._workers[index] = worker
         await asyncio.to_thread(worker.start)
+        await self._await_ready(worker)
+
+    async def _await_ready(self, worker: _ProcessWorker) -> None:
         if self._closing:
             return  # shutdown() waits for this task, then stops the worker with the others
         try:
             await worker.ready
         except A3tError:
-            return  # it died again; _worker_exited already scheduled the next try
-        logger.info("env worker %d replaced", index)
+            return  # it died; _worker_exited already scheduled the next try
+        logger.info("env worker %d replaced", worker.index)

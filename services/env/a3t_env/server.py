@@ -32,6 +32,7 @@ class EnvServicer(env_pb2_grpc.EnvServiceServicer):
             request.split,
             task_id=request.task_id if which == "task_id" else None,
             index=request.index if which == "index" else None,
+            request_id=request.request_id,
         )
         return env_pb2.CreateSessionResponse(
             session_id=start.session_id,

@@ -23,7 +23,13 @@ async def serving_env(
     """EnvCore over a GamePool of `settings.workers` serving `settings.envs`, behind the real
     servicer; yields a channel to it and the running server, and shuts everything down after."""
     roots = {env: settings.env_root(env) for env in settings.envs}
-    pool = GamePool(settings.workers, roots, cache_size=cache_size)
+    pool = GamePool(
+        settings.workers,
+        roots,
+        cache_size=cache_size,
+        recycle_after_loads=settings.recycle_after_loads,
+        recycle_above_rss_mib=settings.recycle_above_rss_mib,
+    )
     await pool.start()
     core = EnvCore(settings, pool)
     try:

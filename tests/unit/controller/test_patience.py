@@ -139,3 +139,31 @@ async def test_calls_that_hit_one_restart_share_one_adapter_reload():
     )
     assert results == ["acted"] * 4
     assert loads == ["round-0", "round-0"]  # the first load, then one reload for all four
+
+
+async def test_a_busy_service_is_retried_after_the_delay_it_asks_for():
+    from a3t.errors import ResourceExhausted
+    from a3t.rpc.retry_info import trailers
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    busy = ResourceExhausted("2 opens are pending; retry in 2.00s", retry_after_seconds=2.0)
+    full = ResourceExhausted("256 sessions are open, the limit (max_sessions)")
+    clock = Clock()
+    patience = Patience(60, None, clock.sleep, clock.time)
+    answers = [busy, busy, "opened"]
+
+    async def create(request, timeout):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise aio.AioRpcError(
+                code, aio.Metadata(), aio.Metadata(*trailers(answer, code)), str(answer)
+            )
+        return answer
+
+    assert await patience.call("env", create, "req", timeout=3) == "opened"
+    assert len(clock.slept) == 2 and all(2.0 <= s <= 3.0 for s in clock.slept)
+    # Without a hint RESOURCE_EXHAUSTED is an answer: raised at once.
+    answers[:] = [full]
+    with pytest.raises(aio.AioRpcError, match="max_sessions"):
+        await patience.call("env", create, "req", timeout=3)
+    assert len(clock.slept) == 2

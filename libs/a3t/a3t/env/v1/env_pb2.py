@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from a3t.common.v1 import types_pb2 as a3t_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61\x33t/env/v1/env.proto\x12\na3t.env.v1\x1a\x19\x61\x33t/common/v1/types.proto\"U\n\x10ListTasksRequest\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"d\n\x11ListTasksResponse\x12\"\n\x05tasks\x18\x01 \x03(\x0b\x32\x13.a3t.common.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"^\n\x14\x43reateSessionRequest\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x11\n\x07task_id\x18\x03 \x01(\tH\x00\x12\x0f\n\x05index\x18\x04 \x01(\x05H\x00\x42\x06\n\x04task\"\x94\x01\n\x15\x43reateSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12!\n\x04task\x18\x02 \x01(\x0b\x32\x13.a3t.common.v1.Task\x12\x13\n\x0bobservation\x18\x03 \x01(\t\x12\x1a\n\x12\x61\x64missible_actions\x18\x04 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\x05\"1\n\x0bStepRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\"\x92\x01\n\x0cStepResponse\x12\x13\n\x0bobservation\x18\x01 \x01(\t\x12\x0e\n\x06reward\x18\x02 \x01(\x01\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08\x12\x0b\n\x03won\x18\x04 \x01(\x08\x12\x1a\n\x12\x61\x64missible_actions\x18\x05 \x03(\t\x12\x12\n\nstep_index\x18\x06 \x01(\x05\x12\x12\n\nadmissible\x18\x07 \x01(\x08\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"8\n\x14\x43loseSessionResponse\x12\x13\n\x0bsteps_taken\x18\x01 \x01(\x05\x12\x0b\n\x03won\x18\x02 \x01(\x08\"r\n\x14GenerateTasksRequest\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\r\n\x05\x63ount\x18\x05 \x01(\x05\x12\x12\n\ntask_types\x18\x06 \x03(\t\":\n\x15GenerateTasksResponse\x12\r\n\x05split\x18\x01 \x01(\t\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x32\x90\x03\n\nEnvService\x12H\n\tListTasks\x12\x1c.a3t.env.v1.ListTasksRequest\x1a\x1d.a3t.env.v1.ListTasksResponse\x12T\n\rCreateSession\x12 .a3t.env.v1.CreateSessionRequest\x1a!.a3t.env.v1.CreateSessionResponse\x12\x39\n\x04Step\x12\x17.a3t.env.v1.StepRequest\x1a\x18.a3t.env.v1.StepResponse\x12Q\n\x0c\x43loseSession\x12\x1f.a3t.env.v1.CloseSessionRequest\x1a .a3t.env.v1.CloseSessionResponse\x12T\n\rGenerateTasks\x12 .a3t.env.v1.GenerateTasksRequest\x1a!.a3t.env.v1.GenerateTasksResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61\x33t/env/v1/env.proto\x12\na3t.env.v1\x1a\x19\x61\x33t/common/v1/types.proto\"U\n\x10ListTasksRequest\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"d\n\x11ListTasksResponse\x12\"\n\x05tasks\x18\x01 \x03(\x0b\x32\x13.a3t.common.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"r\n\x14\x43reateSessionRequest\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x11\n\x07task_id\x18\x03 \x01(\tH\x00\x12\x0f\n\x05index\x18\x04 \x01(\x05H\x00\x12\x12\n\nrequest_id\x18\x05 \x01(\tB\x06\n\x04task\"\x94\x01\n\x15\x43reateSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12!\n\x04task\x18\x02 \x01(\x0b\x32\x13.a3t.common.v1.Task\x12\x13\n\x0bobservation\x18\x03 \x01(\t\x12\x1a\n\x12\x61\x64missible_actions\x18\x04 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\x05\"1\n\x0bStepRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\"\x92\x01\n\x0cStepResponse\x12\x13\n\x0bobservation\x18\x01 \x01(\t\x12\x0e\n\x06reward\x18\x02 \x01(\x01\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08\x12\x0b\n\x03won\x18\x04 \x01(\x08\x12\x1a\n\x12\x61\x64missible_actions\x18\x05 \x03(\t\x12\x12\n\nstep_index\x18\x06 \x01(\x05\x12\x12\n\nadmissible\x18\x07 \x01(\x08\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"8\n\x14\x43loseSessionResponse\x12\x13\n\x0bsteps_taken\x18\x01 \x01(\x05\x12\x0b\n\x03won\x18\x02 \x01(\x08\"r\n\x14GenerateTasksRequest\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\r\n\x05\x63ount\x18\x05 \x01(\x05\x12\x12\n\ntask_types\x18\x06 \x03(\t\":\n\x15GenerateTasksResponse\x12\r\n\x05split\x18\x01 \x01(\t\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x32\x90\x03\n\nEnvService\x12H\n\tListTasks\x12\x1c.a3t.env.v1.ListTasksRequest\x1a\x1d.a3t.env.v1.ListTasksResponse\x12T\n\rCreateSession\x12 .a3t.env.v1.CreateSessionRequest\x1a!.a3t.env.v1.CreateSessionResponse\x12\x39\n\x04Step\x12\x17.a3t.env.v1.StepRequest\x1a\x18.a3t.env.v1.StepResponse\x12Q\n\x0c\x43loseSession\x12\x1f.a3t.env.v1.CloseSessionRequest\x1a .a3t.env.v1.CloseSessionResponse\x12T\n\rGenerateTasks\x12 .a3t.env.v1.GenerateTasksRequest\x1a!.a3t.env.v1.GenerateTasksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,21 +37,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTASKSRESPONSE']._serialized_start=150
   _globals['_LISTTASKSRESPONSE']._serialized_end=250
   _globals['_CREATESESSIONREQUEST']._serialized_start=252
-  _globals['_CREATESESSIONREQUEST']._serialized_end=346
-  _globals['_CREATESESSIONRESPONSE']._serialized_start=349
-  _globals['_CREATESESSIONRESPONSE']._serialized_end=497
-  _globals['_STEPREQUEST']._serialized_start=499
-  _globals['_STEPREQUEST']._serialized_end=548
-  _globals['_STEPRESPONSE']._serialized_start=551
-  _globals['_STEPRESPONSE']._serialized_end=697
-  _globals['_CLOSESESSIONREQUEST']._serialized_start=699
-  _globals['_CLOSESESSIONREQUEST']._serialized_end=740
-  _globals['_CLOSESESSIONRESPONSE']._serialized_start=742
-  _globals['_CLOSESESSIONRESPONSE']._serialized_end=798
-  _globals['_GENERATETASKSREQUEST']._serialized_start=800
-  _globals['_GENERATETASKSREQUEST']._serialized_end=914
-  _globals['_GENERATETASKSRESPONSE']._serialized_start=916
-  _globals['_GENERATETASKSRESPONSE']._serialized_end=974
-  _globals['_ENVSERVICE']._serialized_start=977
-  _globals['_ENVSERVICE']._serialized_end=1377
+  _globals['_CREATESESSIONREQUEST']._serialized_end=366
+  _globals['_CREATESESSIONRESPONSE']._serialized_start=369
+  _globals['_CREATESESSIONRESPONSE']._serialized_end=517
+  _globals['_STEPREQUEST']._serialized_start=519
+  _globals['_STEPREQUEST']._serialized_end=568
+  _globals['_STEPRESPONSE']._serialized_start=571
+  _globals['_STEPRESPONSE']._serialized_end=717
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=719
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=760
+  _globals['_CLOSESESSIONRESPONSE']._serialized_start=762
+  _globals['_CLOSESESSIONRESPONSE']._serialized_end=818
+  _globals['_GENERATETASKSREQUEST']._serialized_start=820
+  _globals['_GENERATETASKSREQUEST']._serialized_end=934
+  _globals['_GENERATETASKSRESPONSE']._serialized_start=936
+  _globals['_GENERATETASKSRESPONSE']._serialized_end=994
+  _globals['_ENVSERVICE']._serialized_start=997
+  _globals['_ENVSERVICE']._serialized_end=1397
 # @@protoc_insertion_point(module_scope)

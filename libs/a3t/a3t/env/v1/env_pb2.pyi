@@ -30,16 +30,18 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[_types_pb2.Task, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("env", "split", "task_id", "index")
+    __slots__ = ("env", "split", "task_id", "index", "request_id")
     ENV_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     env: str
     split: str
     task_id: str
     index: int
-    def __init__(self, env: _Optional[str] = ..., split: _Optional[str] = ..., task_id: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, env: _Optional[str] = ..., split: _Optional[str] = ..., task_id: _Optional[str] = ..., index: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
     __slots__ = ("session_id", "task", "observation", "admissible_actions", "ttl_seconds")

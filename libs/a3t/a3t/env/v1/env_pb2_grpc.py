@@ -78,9 +78,13 @@ class EnvServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateSession(self, request, context):
-        """Starts an episode of one task and returns its first observation.
-        Errors: INVALID_ARGUMENT (unknown env, neither or both of task_id / index), NOT_FOUND (no such
-        task or split), OUT_OF_RANGE (index past the split), RESOURCE_EXHAUSTED (max sessions open).
+        """Starts an episode of one task and returns its first observation. Safe to retry with the same
+        request_id: the retry gets the session the first request made.
+        Errors: INVALID_ARGUMENT (unknown env, neither or both of task_id / index, a split or task_id
+        that is not a name inside the env's data root, request_id reused for a different request),
+        NOT_FOUND (no such task or split), OUT_OF_RANGE (index past the split), RESOURCE_EXHAUSTED
+        (max_sessions open: no retry hint; or more opens pending than the server queues: the status
+        details carry a google.rpc.RetryInfo saying when to retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
