@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 PYPROJECTS := libs/a3t/pyproject.toml $(wildcard services/*/pyproject.toml)
 # Tools the tests and benchmarks need on top of the packages' own dependencies.
-DEV_PKGS := pytest pytest-asyncio pytest-timeout grpcio-tools ruff kubernetes-validate helm-python-sdk matplotlib datasets
+DEV_PKGS := pytest pytest-asyncio pytest-timeout hypothesis grpcio-tools ruff kubernetes-validate helm-python-sdk matplotlib datasets
 SERVICES := env policy actre critic trainer controller
 # Tests use one torch thread (NOTES.md: default threads make tiny models 10-30x slower on 2 cores).
 export OMP_NUM_THREADS ?= 1
@@ -40,8 +40,9 @@ run: $(STAMP) ## run the whole A3T loop locally (SmolLM2 on the CPU, generated A
 test: $(STAMP) ## fast tests (unit + contract + e2e), the command CI runs
 	$(PY) -m pytest -m "not slow and not system" -q
 
-test-slow: $(STAMP) ## slow tier only: all 140 ALFWorld games, SmolLM2, longer e2e
+test-slow: $(STAMP) ## slow tier only: all 140 ALFWorld games, SmolLM2, longer e2e; property tests x20
 	$(PY) -m pytest -m slow -q
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/property -q
 
 test-system: $(STAMP) ## tests that need Debian packages: promtool/prometheus, podman (README)
 	$(PY) -m pytest -m system -q

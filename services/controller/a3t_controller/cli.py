@@ -24,7 +24,7 @@ import signal
 import sys
 from pathlib import Path
 
-from a3t.errors import A3tError, ConfigError
+from a3t.errors import A3tError, ConfigError, quote
 from a3t.procs import ServiceProcess, start_service, tree_cpu_seconds
 from a3t.rpc.client import channel
 from a3t_controller.config import ExperimentConfig, load_config_yaml, load_yaml_value
@@ -71,7 +71,7 @@ def _parse_set(items: list[str]) -> dict:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise ConfigError([f"--set {item!r}: expected KEY=VALUE"])
+            raise ConfigError([f"--set {quote(item)}: expected KEY=VALUE"])
         values[key.strip()] = load_yaml_value(raw, f"--set {key.strip()[:64]}")
     return values
 

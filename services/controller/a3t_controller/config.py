@@ -209,10 +209,10 @@ class ExperimentConfig:
                 f"({', '.join(sorted(ENVIRONMENTS))}; docs/environments.md adds one)"
             )
         if not NAME.match(self.name):
-            found.append(f"name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
+            found.append(f"name {quote(self.name)} must be 1-64 letters, digits, '_' or '-'")
         if self.train_split == self.eval_split and not self.curriculum_levels:
             found.append(
-                f"train_split and eval_split are both {self.train_split!r}: held-out tasks "
+                f"train_split and eval_split are both {quote(self.train_split)}: held-out tasks "
                 "must never be trained on"
             )
         if self.rounds < 1:
@@ -231,7 +231,7 @@ class ExperimentConfig:
         if self.concurrency < 1:
             found.append(f"concurrency must be >= 1, got {self.concurrency}")
         if self.selector not in SELECTORS:
-            found.append(f"selector must be one of {SELECTORS}, got {self.selector!r}")
+            found.append(f"selector must be one of {SELECTORS}, got {quote(self.selector)}")
         if not 0 < self.critic_top_fraction <= 1:
             found.append(f"critic_top_fraction must be in (0, 1], got {self.critic_top_fraction}")
         if self.epochs_first_round < 1 or self.epochs_later_rounds < 1:
@@ -270,8 +270,8 @@ class ExperimentConfig:
         clash = [lv for lv in levels if self.curriculum_split(lv) == self.eval_split]
         if clash:
             found.append(
-                f"eval_split {self.eval_split!r} is the curriculum's level-{clash[0]} training "
-                "split: held-out tasks must never be trained on; change curriculum_seed"
+                f"eval_split {quote(self.eval_split)} is the curriculum's level-{clash[0]} "
+                "training split: held-out tasks must never be trained on; change curriculum_seed"
             )
         return found
 
@@ -285,9 +285,10 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        # key=str: YAML keys need not be strings (`1: x`, `null: x`), and mixed types don't sort.
+        unknown = sorted(set(data) - known, key=str)
         if unknown:
-            raise ConfigError([f"unknown experiment config keys {unknown}"])
+            raise ConfigError([f"unknown experiment config keys {_shown(unknown)}"])
         values, found = {}, []
         for f in dataclasses.fields(cls):
             if f.name in data:
@@ -324,12 +325,24 @@ class _AliasFound(yaml.YAMLError):
     pass
 
 
-def load_config_yaml(text: str, what: str) -> dict:
-    """A YAML mapping of experiment fields, aliases refused; InvalidArgument naming `what`."""
+def load_yaml_value(text: str, what: str) -> Any:
+    """One YAML document's value, aliases refused; InvalidArgument naming `what`. Besides
+    YAMLError, safe_load's constructors raise ValueError for a scalar they cannot build
+    (`2001-13-01` as a date, an int of more than 4300 digits) and RecursionError for deep
+    nesting (`[[[[...`): each is a bad document, not a bug."""
     try:
-        loaded = yaml.load(text, Loader=_NoAliasLoader) or {}
+        return yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
         raise InvalidArgument(f"{what} does not parse: {str(exc)[:300]}") from exc
+    except ValueError as exc:
+        raise InvalidArgument(f"{what} holds a value YAML cannot read: {str(exc)[:300]}") from exc
+    except RecursionError:
+        raise InvalidArgument(f"{what} nests too deeply to read") from None
+
+
+def load_config_yaml(text: str, what: str) -> dict:
+    """A YAML mapping of experiment fields, aliases refused; InvalidArgument naming `what`."""
+    loaded = load_yaml_value(text, what) or {}
     if not isinstance(loaded, dict):
         raise InvalidArgument(f"{what} must be a mapping of ExperimentConfig fields")
     return loaded

@@ -61,6 +61,8 @@ def parse_verdict(text: str) -> Verdict:
         data, _end = json.JSONDecoder().raw_decode(text, start)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the JSON object does not parse: {exc.msg} at char {exc.pos}") from exc
+    except RecursionError:  # json's decoder recurses per nesting level: `{"a": [[[[...`
+        raise ValueError("the JSON object nests too deeply to read") from None
     if not isinstance(data, dict):
         raise ValueError("the answer must be a JSON object")
     missing = [k for k in ("score", "verdict", "reasons") if k not in data]

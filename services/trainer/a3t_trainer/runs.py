@@ -34,7 +34,14 @@ from typing import Any
 
 from a3t.artifacts import MANIFEST, local_path, read_manifest, resolve_under
 from a3t.compose import read_dataset
-from a3t.errors import A3tError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from a3t.errors import (
+    A3tError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    quote,
+)
 from a3t_trainer import metrics
 from a3t_trainer.config import (
     DEFAULT_LEARNING_RATE,
@@ -182,13 +189,13 @@ def check_base_model(name: str) -> None:
         try:
             models.find_smollm2_gguf()
         except A3tError as exc:
-            raise FailedPrecondition(f"base_model {name!r}: {exc}") from exc
+            raise FailedPrecondition(f"base_model {quote(name)}: {exc}") from exc
         return
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise FailedPrecondition(
-                f"base_model {name!r} is a directory without config.json; point it at a "
+                f"base_model {quote(name)} is a directory without config.json; point it at a "
                 "transformers checkpoint (save_pretrained output)"
             )
         return
@@ -198,7 +205,7 @@ def check_base_model(name: str) -> None:
         AutoConfig.from_pretrained(name, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise FailedPrecondition(
-            f"base_model {name!r} is unknown: not {models.SMOLLM2!r}, not a local checkpoint "
+            f"base_model {quote(name)} is unknown: not {models.SMOLLM2!r}, not a local checkpoint "
             "directory, and not in the local Hugging Face cache (the hub cannot be reached from "
             "the trainer)"
         ) from exc
@@ -213,27 +220,28 @@ def check_inputs(spec: TrainSpec, artifact_root: Path | None = None) -> int:
     dataset = local_path(spec.dataset_uri)
     if not dataset.is_file():
         raise InvalidArgument(
-            f"dataset_uri {spec.dataset_uri!r} does not exist or is not a file; write the "
+            f"dataset_uri {quote(spec.dataset_uri)} does not exist or is not a file; write the "
             "weighted-trajectory JSONL there first"
         )
     items = read_dataset(dataset)  # InvalidArgument naming the line that does not parse
     if not items:
-        raise InvalidArgument(f"dataset_uri {spec.dataset_uri!r} holds no trajectories")
+        raise InvalidArgument(f"dataset_uri {quote(spec.dataset_uri)} holds no trajectories")
     if all(item.weight == 0 for item in items):
         raise InvalidArgument(
-            f"dataset_uri {spec.dataset_uri!r}: every weight is 0, so there is nothing to learn"
+            f"dataset_uri {quote(spec.dataset_uri)}: every weight is 0, so there is nothing to "
+            "learn"
         )
     check_base_model(spec.base_model)
     output = local_path(spec.output_uri)
     if (output / MANIFEST).exists():
         raise FailedPrecondition(
-            f"output_uri {spec.output_uri!r} already holds a finished adapter (manifest.json); "
-            "choose a new directory, adapters are never overwritten"
+            f"output_uri {quote(spec.output_uri)} already holds a finished adapter "
+            "(manifest.json); choose a new directory, adapters are never overwritten"
         )
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise FailedPrecondition(
-            f"output_uri {spec.output_uri!r} exists and is not an empty directory; choose a new "
-            "directory"
+            f"output_uri {quote(spec.output_uri)} exists and is not an empty directory; choose a "
+            "new directory"
         )
     if spec.init_adapter_uri:
         try:
@@ -242,9 +250,9 @@ def check_inputs(spec: TrainSpec, artifact_root: Path | None = None) -> int:
             raise FailedPrecondition(f"init_adapter_uri: {exc}") from exc
         if manifest.get("base_model") != spec.base_model:
             raise FailedPrecondition(
-                f"init_adapter_uri {spec.init_adapter_uri!r} was trained on "
-                f"{manifest.get('base_model')!r}, not base_model {spec.base_model!r}; continue "
-                "from an adapter of the same base or start a fresh one"
+                f"init_adapter_uri {quote(spec.init_adapter_uri)} was trained on "
+                f"{manifest.get('base_model')!r}, not base_model {quote(spec.base_model)}; "
+                "continue from an adapter of the same base or start a fresh one"
             )
     return len(items)
 
@@ -359,7 +367,7 @@ class RunRegistry:
             return self._runs[run_id]
         except KeyError:
             raise NotFound(
-                f"training run {run_id!r} does not exist; ListTrainingRuns shows "
+                f"training run {quote(run_id)} does not exist; ListTrainingRuns shows "
                 "the runs this trainer knows"
             ) from None
 

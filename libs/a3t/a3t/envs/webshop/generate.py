@@ -65,8 +65,10 @@ def check_arguments(level: int, count: int, categories: Sequence[str]) -> None:
         raise InvalidArgument(f"count must be at least 1 goal, got {count}")
     unknown = sorted(set(categories) - set(CATEGORIES))
     if unknown:
+        shown = repr(unknown)  # a client's: cut short, or the status is too big to send
+        shown = shown if len(shown) <= 80 else f"{shown[:80]}... ({len(shown)} characters)"
         raise InvalidArgument(
-            f"task_types {unknown} are not WebShop categories; choose from {sorted(CATEGORIES)} "
+            f"task_types {shown} are not WebShop categories; choose from {sorted(CATEGORIES)} "
             "(or none for all)"
         )
 

@@ -132,9 +132,11 @@ def _check_arguments(
             task_types = [task_types]  # a lone string would otherwise be read letter by letter
         wrong = [t for t in task_types if t not in admitted]
         if wrong or not task_types:
+            got = repr(list(task_types))  # a client's: cut short, or the status is too big to send
+            got = got if len(got) <= 80 else f"{got[:80]}... ({len(got)} characters)"
             problems.append(
                 f"task_types must be a non-empty subset of {list(admitted)} "
-                f"(the types level {level} admits), got {list(task_types)}"
+                f"(the types level {level} admits), got {got}"
             )
         # Keep the level's order, so the rotation does not depend on how the caller listed them.
         types = tuple(t for t in admitted if t in task_types)
