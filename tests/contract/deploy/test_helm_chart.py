@@ -393,6 +393,13 @@ def test_rendered_settings_are_accepted_by_the_services_own_config(
         assert {k for k in env if k.startswith(prefix)}, name
 
 
+def test_env_worker_limits_reach_the_env_service(renders: dict[str, list[dict]]) -> None:
+    env = container_env(by_component(renders["default"], "Deployment")["env"])
+    settings = load_settings(_settings_classes()["env"], "env", [], environ=env)
+    assert (settings.workers, settings.recycle_after_loads) == (2, 200)
+    assert (settings.recycle_above_rss_mib, settings.max_opens_per_worker) == (768, 4)
+
+
 def test_model_services_point_at_the_charts_tgi(renders: dict[str, list[dict]]) -> None:
     docs = renders["tgi"]
     tgi_service = by_component(docs, "Service")["tgi"]

@@ -133,6 +133,9 @@ ports, paths on the volumes, engine, device, peers), overridden by the service's
 {{- if eq $name "env" }}
 {{- $_ := set $s "data_root" $shared }}
 {{- $_ := set $s "workers" $svc.workers }}
+{{- $_ := set $s "recycle_after_loads" $svc.recycleAfterLoads }}
+{{- $_ := set $s "recycle_above_rss_mib" $svc.recycleAboveRssMib }}
+{{- $_ := set $s "max_opens_per_worker" $svc.maxOpensPerWorker }}
 {{- else if include "a3t.isModelService" . }}
 {{- $engine := include "a3t.engine" . }}
 {{- $_ := set $s "engine" $engine }}
