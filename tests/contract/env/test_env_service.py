@@ -11,6 +11,7 @@ from grpc import aio
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
 from a3t.envs.alfworld.engine import TASK_TYPES, discover_games
+from a3t.rpc.retry_info import retry_delay
 from a3t_env.config import EnvSettings
 from tests.contract.env.server import serving_env
 
@@ -144,10 +145,12 @@ async def test_max_sessions_is_resource_exhausted(env_stub):
             env_pb2.CreateSessionRequest(env="alfworld", split=SPLIT, index=i), timeout=60
         )
         ids.append(start.session_id)
-    code, details = await _code(
-        stub.CreateSession(env_pb2.CreateSessionRequest(env="alfworld", split=SPLIT, index=5))
-    )
-    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_sessions" in details
+    with pytest.raises(aio.AioRpcError) as info:
+        await stub.CreateSession(env_pb2.CreateSessionRequest(env="alfworld", split=SPLIT, index=5))
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "max_sessions" in info.value.details()
+    # Answered at once and final: no retry hint (sessions free up in minutes, not a moment).
+    assert retry_delay(info.value) is None
     for sid in ids:
         await stub.CloseSession(env_pb2.CloseSessionRequest(session_id=sid))
 
