@@ -28,7 +28,16 @@ log = logging.getLogger("a3t_controller")
 async def run(settings: ControllerSettings) -> None:
     store = Store(settings.db_path)
     REGISTRY.register(metrics.ExperimentStates(settings.db_path))
-    patience = Patience(settings.service_wait_seconds, lambda _, msg: store.set_waiting(msg))
+    targets = {
+        "env": settings.env_target,
+        "policy": settings.policy_target,
+        "actre": settings.actre_target,
+        "critic": settings.critic_target,
+        "trainer": settings.trainer_target,
+    }
+    patience = Patience(
+        settings.service_wait_seconds, lambda _, msg: store.set_waiting(msg), targets=targets
+    )
     env = GrpcEnv(channel(settings.env_target), patience)
     policy = GrpcPolicy(channel(settings.policy_target), patience=patience)
     actre = GrpcActRe(channel(settings.actre_target), patience) if settings.actre_target else None

@@ -160,7 +160,11 @@ async def run_local(args: argparse.Namespace) -> int:
     store = Store(workdir / "a3t.sqlite")
     procs = await _start_services(args, config, workdir)
     try:
-        patience = Patience(args.service_wait_seconds, lambda _, msg: store.set_waiting(msg))
+        patience = Patience(
+            args.service_wait_seconds,
+            lambda _, msg: store.set_waiting(msg),
+            targets={name: proc.target for name, proc in procs.items()},
+        )
         env = GrpcEnv(channel(procs["env"].target), patience)
         if not args.data_root:
             for split, seed, count in (

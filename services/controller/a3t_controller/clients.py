@@ -46,7 +46,7 @@ from a3t_controller.episode import (
     RolloutFailed,
     SessionView,
 )
-from a3t_controller.patience import Patience
+from a3t_controller.patience import Patience, ServiceFailed
 from a3t_controller.rounds import TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
@@ -72,14 +72,21 @@ ROLLOUT_CODES = frozenset(
 )
 
 
+# A game that fails to load is this rollout's problem; a task or split the env does not know, or
+# its max_sessions reached, is the setup's.
+CREATE_ROLLOUT_CODES = frozenset(
+    {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS}
+)
+
+
 @contextlib.contextmanager
-def _rollout_call(service: str) -> Iterator[None]:
+def _rollout_call(service: str, codes: frozenset = ROLLOUT_CODES) -> Iterator[None]:
     """Turns a refusal of this rollout's request into `RolloutFailed`, naming the service."""
     try:
         yield
-    except aio.AioRpcError as exc:
-        if exc.code() in ROLLOUT_CODES:
-            raise RolloutFailed(f"{service}: {exc.code().name}: {exc.details()}") from exc
+    except ServiceFailed as exc:
+        if exc.status in codes:
+            raise RolloutFailed(f"{service}: {exc.status.name}: {exc.details}") from exc
         raise
 
 
@@ -118,7 +125,8 @@ class GrpcEnv:
         request = env_pb2.CreateSessionRequest(
             env=env, split=split, task_id=task_id, request_id=str(uuid.uuid4())
         )
-        resp = await self._call(self._stub.CreateSession, request)
+        with _rollout_call("env", CREATE_ROLLOUT_CODES):
+            resp = await self._call(self._stub.CreateSession, request)
         return SessionView(
             resp.session_id,
             task_from_pb(resp.task),
@@ -140,7 +148,7 @@ class GrpcEnv:
                 raise EpisodeInterrupted(f"env step: {exc.code().name}: {exc.details()}") from exc
             if exc.code() in ROLLOUT_CODES:
                 raise RolloutFailed(f"env step: {exc.code().name}: {exc.details()}") from exc
-            raise
+            raise self._patience.failed("env", exc) from exc
         return EnvAnswer(
             resp.observation, resp.reward, resp.done, resp.won, tuple(resp.admissible_actions)
         )
@@ -150,9 +158,9 @@ class GrpcEnv:
             await self._call(
                 self._stub.CloseSession, env_pb2.CloseSessionRequest(session_id=session_id)
             )
-        except aio.AioRpcError as exc:
+        except ServiceFailed as exc:
             # A session that expired or died with its worker is already gone: nothing to free.
-            if exc.code() != grpc.StatusCode.NOT_FOUND:
+            if exc.status != grpc.StatusCode.NOT_FOUND:
                 raise
 
 
@@ -189,8 +197,8 @@ class GrpcAdapters:
                 return await self._patience.call(
                     self._service, method, request, timeout=MODEL_TIMEOUT
                 )
-            except aio.AioRpcError as exc:
-                lost = exc.code() == grpc.StatusCode.NOT_FOUND and adapter in self.loaded
+            except ServiceFailed as exc:
+                lost = exc.status == grpc.StatusCode.NOT_FOUND and adapter in self.loaded
                 if not lost or tries == 2:
                     raise
             async with self._reload_lock:
@@ -375,7 +383,7 @@ class GrpcTrainer:
                     grpc.StatusCode.UNAVAILABLE,
                     grpc.StatusCode.DEADLINE_EXCEEDED,
                 ):
-                    raise
+                    raise self._patience.failed("trainer", exc) from exc
                 log.warning(
                     "trainer unavailable (%s); re-watching run %s", exc.details(), run.run_id
                 )

@@ -24,19 +24,19 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
 from grpc import aio
 
-from a3t.errors import Unavailable
+from a3t.errors import A3tError, Unavailable, quote
 from a3t.rpc.client import RETRYABLE, backoff_seconds
 from a3t.rpc.retry_info import retry_delay
 from a3t_controller import metrics
 from a3t_controller.episode import EpisodeInterrupted
 
-__all__ = ["DEFAULT_WAIT_SECONDS", "EpisodeInterrupted", "Patience"]
+__all__ = ["DEFAULT_WAIT_SECONDS", "EpisodeInterrupted", "Patience", "ServiceFailed"]
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,27 @@ Response = TypeVar("Response")
 DEFAULT_WAIT_SECONDS = 600.0
 
 
+class ServiceFailed(A3tError):
+    """A service answered a call with an error that waiting cannot fix. The message names the
+    service and its address (what a failed experiment shows: `a3t status`, GetExperiment);
+    `status` is the gRPC code it answered, and the code this error maps to."""
+
+    def __init__(self, service: str, target: str, status: grpc.StatusCode, details: str):
+        self.service, self.status, self.details = service, status, details
+        self.code_name = status.name
+        where = f" at {target}" if target else ""
+        super().__init__(
+            f"the {service} service{where} answered {status.name}: {quote(details, 500)} "
+            "(its log has the details; once fixed, `a3t resume` continues the experiment)"
+        )
+
+
 class Patience:
     """Retries a service's idempotent calls while it is unreachable, up to `seconds` per call.
 
     `on_change(service, message)`: called with a message when a wait for `service` starts and
     with "" when the service answers again (the wiring shows it on running experiments).
+    `targets`: each service's address, named in errors.
     """
 
     def __init__(
@@ -57,6 +73,7 @@ class Patience:
         on_change: Callable[[str, str], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        targets: Mapping[str, str] | None = None,
     ):
         if not seconds >= 0:
             raise ValueError(f"service_wait_seconds must be >= 0, got {seconds}")
@@ -65,6 +82,11 @@ class Patience:
         self._sleep = sleep
         self._clock = clock
         self._waiting: dict[str, int] = {}  # service -> calls waiting for it now
+        self.targets = dict(targets or {})
+
+    def failed(self, service: str, exc: aio.AioRpcError) -> ServiceFailed:
+        """The error to raise for `service`'s answer `exc`, naming the service and address."""
+        return ServiceFailed(service, self.targets.get(service, ""), exc.code(), exc.details())
 
     async def call(
         self,
@@ -87,11 +109,13 @@ class Patience:
                     if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                         hinted = retry_delay(exc)
                     if exc.code() not in RETRYABLE and hinted is None:
-                        raise
+                        raise self.failed(service, exc) from exc
                     waited = self._clock() - start
                     if waited >= self.seconds:
+                        target = self.targets.get(service)
                         raise Unavailable(
-                            f"the {service} service did not answer for {waited:.0f}s "
+                            f"the {service} service{f' at {target}' if target else ''} did not "
+                            f"answer for {waited:.0f}s "
                             f"({exc.code().name}: {exc.details()}); the wait budget is "
                             f"service_wait_seconds={self.seconds:g}: start the service, then "
                             "`a3t resume` the experiment"

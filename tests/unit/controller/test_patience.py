@@ -7,7 +7,7 @@ from grpc import aio
 
 from a3t.errors import Unavailable
 from a3t_controller import metrics
-from a3t_controller.patience import Patience
+from a3t_controller.patience import Patience, ServiceFailed
 
 
 def rpc_error(code: grpc.StatusCode, details: str = "connection refused") -> aio.AioRpcError:
@@ -76,14 +76,28 @@ async def test_gives_up_after_the_budget_naming_service_and_setting():
     assert changes[-1] == "" and waiting_gauge("trainer") == 0.0
 
 
-async def test_other_errors_are_answers_and_raise_at_once():
+async def test_other_errors_are_answers_and_raise_at_once_naming_the_service():
     clock = Clock()
-    patience = Patience(60, None, clock.sleep, clock.time)
+    patience = Patience(60, None, clock.sleep, clock.time, targets={"env": "10.0.0.7:50051"})
     method, calls = failing(1, grpc.StatusCode.INVALID_ARGUMENT)
-    with pytest.raises(aio.AioRpcError) as info:
+    with pytest.raises(ServiceFailed) as info:
         await patience.call("env", method, "req", timeout=3)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.status == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.code_name == "INVALID_ARGUMENT"  # what the controller's own RPCs answer
+    # What a failed experiment shows: the service, its address, the code, what to do.
+    assert str(info.value).startswith(
+        "the env service at 10.0.0.7:50051 answered INVALID_ARGUMENT: 'connection refused' "
+    )
+    assert "a3t resume" in str(info.value)
     assert len(calls) == 1 and clock.slept == []
+
+
+async def test_the_spent_wait_budget_names_the_services_address():
+    clock = Clock()
+    patience = Patience(5, None, clock.sleep, clock.time, targets={"policy": "pol:50052"})
+    method, _ = failing(10**6)
+    with pytest.raises(Unavailable, match=r"^the policy service at pol:50052 did not answer"):
+        await patience.call("policy", method, "req", timeout=3)
 
 
 async def test_a_zero_budget_tries_once():
@@ -164,6 +178,6 @@ async def test_a_busy_service_is_retried_after_the_delay_it_asks_for():
     assert len(clock.slept) == 2 and all(2.0 <= s <= 3.0 for s in clock.slept)
     # Without a hint RESOURCE_EXHAUSTED is an answer: raised at once.
     answers[:] = [full]
-    with pytest.raises(aio.AioRpcError, match="max_sessions"):
+    with pytest.raises(ServiceFailed, match="max_sessions"):
         await patience.call("env", create, "req", timeout=3)
     assert len(clock.slept) == 2
