@@ -86,4 +86,4 @@ bench-gen: $(STAMP) ## random-walk solve rate per generated level, generated vs 
 	$(PY) bench/gen_random_walk.py --write-docs
 
 clean: ## remove the venv and local state
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

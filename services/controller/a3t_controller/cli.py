@@ -80,7 +80,11 @@ def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
     """The profile, then the env's part of it, then --experiment YAML, flags and --set."""
     given = {}
     if args.experiment:
-        given.update(load_config_yaml(Path(args.experiment).read_text(), args.experiment))
+        try:
+            text = Path(args.experiment).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"--experiment {args.experiment}: cannot read it: {exc}"]) from exc
+        given.update(load_config_yaml(text, args.experiment))
     if args.data_root:
         given.setdefault("train_split", args.train_split or "valid_train")
         given.setdefault("eval_split", args.eval_split or "valid_seen")

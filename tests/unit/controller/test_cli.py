@@ -46,3 +46,12 @@ async def test_global_flags_work_after_the_subcommand_too(tmp_path, capsys, monk
     assert exp.experiment_id in capsys.readouterr().out
     assert main(["status"]) == 2
     assert "no trajectory store at var/run/a3t.sqlite" in capsys.readouterr().err
+
+
+def test_an_unreadable_experiment_file_is_a_clear_error(tmp_path, capsys):
+    latin1 = tmp_path / "exp.yaml"
+    latin1.write_bytes(b"name: caf\xe9\n")
+    for path in (latin1, tmp_path / "missing.yaml"):
+        code = main(["--workdir", str(tmp_path), "run", "--experiment", str(path)])
+        assert code == 2
+        assert f"--experiment {path}: cannot read it" in capsys.readouterr().err
