@@ -127,6 +127,7 @@ class EnvCore:
         self._requests: dict[str, _Request] = {}  # request_id -> the open it made
         self._opening = 0  # opens pending or loading now
         self._open_seconds = 1.0  # moving mean of an open's duration (ALFWorld loads take 1-2 s)
+        self._generating: dict[tuple[str, str], asyncio.Task[int]] = {}  # (env, split) -> run
 
     # --- tasks
 
@@ -418,7 +419,20 @@ class EnvCore:
         environment = self._environment(env)
         check_split_name(split)
         check_split_dirs(env, self._settings.env_root(env), split)
-        await asyncio.to_thread(environment.generate, split, level, seed, count, task_types)
+        # One generation per split at a time. A client whose deadline passed retries while its
+        # first request still writes the split (a thread cannot be stopped): the retry waits for
+        # it, then finds the same tasks, rather than seeing half a split as "other tasks".
+        key = (env, split)
+        while (running := self._generating.get(key)) is not None:
+            await asyncio.wait({running})  # never cancels the other caller's run
+        run = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(environment.generate, split, level, seed, count, task_types)
+        )
+        self._generating[key] = run
+        run.add_done_callback(
+            lambda done: self._generating.pop(key) if self._generating.get(key) is done else None
+        )
+        await asyncio.shield(run)
         return self.refresh_split(env, split)
 
     def refresh_split(self, env: str, split: str) -> int:

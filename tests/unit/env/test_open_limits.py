@@ -153,3 +153,34 @@ async def test_request_ids_are_forgotten_after_the_ttl_once_their_session_ended(
     await asyncio.sleep(0)
     b = await core.create_session("alfworld", "train", index=1, request_id="r")
     assert b.session_id != a.session_id and b.task.task_id == TASKS[1]
+
+
+async def test_a_retried_generation_waits_for_the_first_instead_of_overlapping(data_root):
+    import threading
+
+    core, _ = make_core(data_root)
+    running, most, calls, gate = [0], [0], [], threading.Event()
+
+    class SlowGenerator:
+        def generate(self, split, level, seed, count, task_types):
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            calls.append(split)
+            gate.wait(5)
+            running[0] -= 1
+            return count
+
+        def list_tasks(self, split):
+            return []
+
+    core._envs["alfworld"] = SlowGenerator()
+    first = asyncio.create_task(core.generate_tasks("alfworld", "gen", 1, 0, 2))
+    await asyncio.sleep(0.05)
+    first.cancel()  # the client's deadline passed; its thread still writes the split
+    retry = asyncio.create_task(core.generate_tasks("alfworld", "gen", 1, 0, 2))
+    await asyncio.sleep(0.05)
+    assert calls == ["gen"]  # the retry waits for the first run
+    gate.set()
+    assert await retry == 0 and calls == ["gen", "gen"] and most[0] == 1
+    with pytest.raises(asyncio.CancelledError):
+        await first
