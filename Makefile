@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export ALFWORLD_DATA ?= $(CURDIR)/var/alfworld
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-system test-all lint fmt proto images deploy-local llama-server bench-env bench-gen bench-engine bench-trainer bench-learning clean
+.PHONY: help install run test test-slow test-system test-all lint fmt proto images deploy-local llama-server bench-env bench-gen bench-engine bench-trainer bench-load bench-learning clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench-engine: $(STAMP) ## local engine tokens/s vs naive HF generate; 8 concurre
 
 bench-trainer: $(STAMP) ## trainer tokens/s vs a plain peft + transformers Trainer run
 	$(PY) bench/trainer_throughput.py --models smollm2
+
+bench-load: $(STAMP) ## 64 concurrent episodes for 60 s against the env and the policy services
+	$(PY) bench/load.py --clients 64 --seconds 60 --write
 
 bench-learning: $(STAMP) ## the learning check: success per round, make-run profile vs no-ActRe vs random
 	$(PY) bench/learning_check.py --write

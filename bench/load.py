@@ -63,7 +63,9 @@ POLICY_STEPS = 5
 @dataclass
 class LoadResult:
     clients: int
-    seconds: float
+    seconds: float  # how long new episodes are started
+    elapsed: float = 0.0  # until the last episode ended (each client finishes its episode)
+    rss_after: dict[str, float] = field(default_factory=dict)
     episodes: int = 0
     steps: int = 0
     step_s: list[float] = field(default_factory=list)
@@ -159,10 +161,12 @@ async def env_load(proc: ServiceProcess, tasks: list[str], clients: int, seconds
     result = LoadResult(clients, seconds)
     async with channel(proc.target) as chan:
         stub = env_pb2_grpc.EnvServiceStub(chan)
-        deadline = time.monotonic() + seconds
+        t0 = time.monotonic()
         await asyncio.gather(
-            *(env_client(stub, tasks, deadline, result, seed) for seed in range(clients))
+            *(env_client(stub, tasks, t0 + seconds, result, seed) for seed in range(clients))
         )
+        result.elapsed = time.monotonic() - t0
+    result.rss_after = rss_mib(proc)
     return result
 
 
@@ -223,10 +227,9 @@ async def run_env(root: Path, clients: int, seconds: float) -> dict:
         tasks = [t.task_id for t in listed.tasks]
         before = rss_mib(proc)
         runs = []
-        for n in (1, clients):
+        for n in (1, clients, clients):  # the loaded run twice: does memory keep growing?
             print(f"env: {n} concurrent episodes for {seconds:.0f} s ...", flush=True)
             runs.append(await env_load(proc, tasks, n, seconds))
-        after = rss_mib(proc)
         open_after = gauge(proc, "a3t_env_sessions_open")
         recycles = gauge(proc, "a3t_env_worker_recycles_total")
     finally:
@@ -235,7 +238,6 @@ async def run_env(root: Path, clients: int, seconds: float) -> dict:
     return {
         "runs": runs,
         "before": before,
-        "after": after,
         "open_after": open_after,
         "recycles": recycles,
         "probe": probe,
@@ -298,18 +300,19 @@ async def run_policy(root: Path, clients: int, seconds: float) -> dict:
         runs = []
         async with channel(proc.target) as chan:
             stub = policy_pb2_grpc.PolicyServiceStub(chan)
-            for n in (1, clients):
+            for n in (1, clients, clients):  # the loaded run twice: does memory keep growing?
                 print(f"policy: {n} concurrent episodes for {seconds:.0f} s ...", flush=True)
                 result = LoadResult(n, seconds)
-                deadline = time.monotonic() + seconds
+                t0 = time.monotonic()
                 await asyncio.gather(
-                    *(policy_client(stub, deadline, result, seed) for seed in range(n))
+                    *(policy_client(stub, t0 + seconds, result, seed) for seed in range(n))
                 )
+                result.elapsed = time.monotonic() - t0
+                result.rss_after = rss_mib(proc)
                 runs.append(result)
-        after = rss_mib(proc)
     finally:
         proc.stop()
-    return {"runs": runs, "before": before, "after": after}
+    return {"runs": runs, "before": before}
 
 
 # --- report
@@ -324,15 +327,15 @@ def run_rows(runs: list[LoadResult], with_open: bool) -> list[str]:
     for r in runs:
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(r.errors.items())) or "none"
         row = (
-            f"| {r.clients} | {r.seconds:.0f} | {r.episodes} | {r.steps} | "
-            f"{r.steps / r.seconds:.1f} | {1000 * pct(r.step_s, 0.5):.0f} | "
+            f"| {r.clients} | {r.elapsed:.0f} | {r.episodes} | {r.steps} | "
+            f"{r.steps / r.elapsed:.1f} | {1000 * pct(r.step_s, 0.5):.0f} | "
             f"{1000 * pct(r.step_s, 0.99):.0f} |"
         )
         if with_open:
             row += (
                 f" {1000 * pct(r.open_s, 0.5):.0f} | {1000 * pct(r.open_s, 0.99):.0f} | {r.busy} |"
             )
-        rows.append(row + f" {errors} |")
+        rows.append(row + f" {errors} | {rss_text(r.rss_after)} |")
     return rows
 
 
@@ -342,8 +345,10 @@ def report(env: dict | None, policy: dict | None, command: str, elapsed: float) 
         "",
         f"Command: `{command}` ({date.today().isoformat()}, {platform.machine()} "
         f"{os.cpu_count()}-core CPU, alone on the machine, {elapsed / 60:.1f} min). "
-        "Services are real processes on loopback; the first row of each table (1 client) is the "
-        "unloaded baseline, measured in the same run.",
+        "Services are real processes on loopback (one torch thread); the first row of each table "
+        "(1 client) is the unloaded baseline, measured in the same run; the loaded run is done "
+        "twice, to see whether memory keeps growing. `s` is the time until the last episode "
+        "ended: new episodes start for --seconds, and each client finishes the one it is in.",
         "",
     ]
     if env is not None:
@@ -352,11 +357,11 @@ def report(env: dict | None, policy: dict | None, command: str, elapsed: float) 
             f"of random admissible actions, at most {MAX_STEPS} steps):",
             "",
             "| clients | s | episodes | steps | steps/s | Step p50 ms | Step p99 ms | "
-            "open p50 ms | open p99 ms | busy answers | errors |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "open p50 ms | open p99 ms | busy answers | errors | RSS after (MiB) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *run_rows(env["runs"], with_open=True),
             "",
-            f"- RSS (MiB) before: {rss_text(env['before'])}; after: {rss_text(env['after'])}.",
+            f"- RSS (MiB) before the first run: {rss_text(env['before'])}.",
             f"- Sessions open after the run (the service's gauge): {env['open_after']:.0f}; "
             f"worker recycles: {env['recycles']:.0f}.",
             f"- At max_sessions (8 open, a 9th asked): {env['probe']['answer']} in "
@@ -368,12 +373,12 @@ def report(env: dict | None, policy: dict | None, command: str, elapsed: float) 
             f"Policy service (packaged SmolLM2, local engine, 24 new tokens; {POLICY_STEPS}-step "
             "episodes with a growing history, EndEpisode after each):",
             "",
-            "| clients | s | episodes | Act calls | Act/s | Act p50 ms | Act p99 ms | errors |",
-            "|---|---|---|---|---|---|---|---|",
+            "| clients | s | episodes | Act calls | Act/s | Act p50 ms | Act p99 ms | errors | "
+            "RSS after (MiB) |",
+            "|---|---|---|---|---|---|---|---|---|",
             *run_rows(policy["runs"], with_open=False),
             "",
-            f"- RSS (MiB) before: {rss_text(policy['before'])}; after: "
-            f"{rss_text(policy['after'])}.",
+            f"- RSS (MiB) before the first run: {rss_text(policy['before'])}.",
             "",
         ]
     return "\n".join(lines)
