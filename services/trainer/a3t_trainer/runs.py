@@ -218,12 +218,17 @@ def check_inputs(spec: TrainSpec, artifact_root: Path | None = None) -> int:
         if getattr(spec, name):
             resolve_under(getattr(spec, name), artifact_root, name)
     dataset = local_path(spec.dataset_uri)
-    if not dataset.is_file():
+    try:
+        if not dataset.is_file():
+            raise InvalidArgument(
+                f"dataset_uri {quote(spec.dataset_uri)} does not exist or is not a file; write "
+                "the weighted-trajectory JSONL there first"
+            )
+        items = read_dataset(dataset)  # InvalidArgument naming the line that does not parse
+    except OSError as exc:  # a name too long, a directory that cannot be read, ...
         raise InvalidArgument(
-            f"dataset_uri {quote(spec.dataset_uri)} does not exist or is not a file; write the "
-            "weighted-trajectory JSONL there first"
-        )
-    items = read_dataset(dataset)  # InvalidArgument naming the line that does not parse
+            f"dataset_uri {quote(spec.dataset_uri)} cannot be read: {exc.strerror}"
+        ) from exc
     if not items:
         raise InvalidArgument(f"dataset_uri {quote(spec.dataset_uri)} holds no trajectories")
     if all(item.weight == 0 for item in items):
@@ -233,6 +238,12 @@ def check_inputs(spec: TrainSpec, artifact_root: Path | None = None) -> int:
         )
     check_base_model(spec.base_model)
     output = local_path(spec.output_uri)
+    try:
+        output.exists()
+    except OSError as exc:
+        raise InvalidArgument(
+            f"output_uri {quote(spec.output_uri)} cannot be used: {exc.strerror}"
+        ) from exc
     if (output / MANIFEST).exists():
         raise FailedPrecondition(
             f"output_uri {quote(spec.output_uri)} already holds a finished adapter "

@@ -166,6 +166,14 @@ async def test_one_run_at_a_time(tmp_path, spec):
     await registry.close()
 
 
+def _not_utf8(tmp_path: Path) -> str:
+    """A dataset whose second line is Latin-1, not UTF-8."""
+    path = tmp_path / "latin1.jsonl"
+    good = write_dataset(tmp_path / "good.jsonl", toy_items()).read_bytes().splitlines()[0]
+    path.write_bytes(good + b'\n{"weight": "caf\xe9"}\n')
+    return str(path)
+
+
 def _bad_line(tmp_path: Path) -> str:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"weight": "x", "trajectory": {}}\n')
@@ -203,6 +211,21 @@ def _bad_line(tmp_path: Path) -> str:
             "only local paths",
         ),
         (lambda s, t: {"epochs": -2}, InvalidArgument, "epochs must be >= 0"),
+        (
+            lambda s, t: {"dataset_uri": _not_utf8(t)},
+            InvalidArgument,
+            r"latin1.jsonl:2: not UTF-8 \(invalid continuation byte at byte 15\)",
+        ),
+        (
+            lambda s, t: {"dataset_uri": str(t / ("x" * 300) / "d.jsonl")},
+            InvalidArgument,
+            r"dataset_uri .*\(\d+ characters\) cannot be read: File name too long",
+        ),
+        (
+            lambda s, t: {"output_uri": str(t / ("y" * 300))},
+            InvalidArgument,
+            "output_uri .* cannot be used: File name too long",
+        ),
     ],
 )
 async def test_bad_input_is_refused_and_leaves_nothing(tmp_path, spec, change, error, message):
