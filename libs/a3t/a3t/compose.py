@@ -208,8 +208,15 @@ def read_dataset(path: Path | str) -> list[DatasetItem]:
     InvalidArgument that names the file and line number."""
     path = Path(path)
     items = []
-    with open(path, encoding="utf-8") as src:
-        for number, line in enumerate(src, 1):
+    with open(path, "rb") as src:  # bytes, so that a line that is not UTF-8 can be named
+        for number, raw in enumerate(src, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidArgument(
+                    f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start}); a dataset "
+                    "is UTF-8 JSONL"
+                ) from exc
             if line.strip():
                 items.append(parse_line(line, f"{path}:{number}"))
     return items
