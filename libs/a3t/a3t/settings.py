@@ -97,12 +97,15 @@ def load_settings(
         kind = getattr(typ, "__name__", str(typ))
         default = defaults[name]
         shown = str(default) if isinstance(default, Path) else repr(default)
+        # A bare boolean flag means true (`--ground-actions`); `--ground-actions false` still works.
+        flag = {"nargs": "?", "const": "true"} if typ is bool else {}
         parser.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
             default=None,
             metavar=kind.upper(),
             help=f"default {shown}; env A3T_{service.upper()}_{name.upper()}",
+            **flag,
         )
     args = parser.parse_args(list(argv or []))
 

@@ -67,3 +67,12 @@ def test_help_names_each_flags_type_default_and_env_var(capsys):
     assert "--port INT default 1; env A3T_DEMO_PORT" in out
     assert "--root PATH default var; env A3T_DEMO_ROOT" in out
     assert "<class" not in out
+
+
+def test_a_bare_boolean_flag_means_true():
+    assert load_settings(Demo, "demo", ["--verbose"], environ={}).verbose is True
+    assert load_settings(Demo, "demo", ["--verbose", "--port", "5"], environ={}) == Demo(
+        port=5, verbose=True
+    )
+    env = {"A3T_DEMO_VERBOSE": "true"}
+    assert load_settings(Demo, "demo", ["--verbose", "false"], environ=env).verbose is False
