@@ -49,6 +49,9 @@ GROUPS_DROPPED = Counter(
     "because one rollout still failed after its retries.",
     ["phase"],
 )
+for _phase in ("attempt", "explore", "eval"):  # 0 from the start: a dashboard shows no failure
+    ROLLOUTS_RETRIED.labels(phase=_phase)
+    GROUPS_DROPPED.labels(phase=_phase)
 
 
 class ExperimentStates:

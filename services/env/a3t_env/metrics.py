@@ -39,6 +39,8 @@ WORKER_RECYCLES = Counter(
     "(recycle_above_rss_mib).",
     ["reason"],
 )
+for _reason in ("loads", "rss"):  # 0 from the start, not absent
+    WORKER_RECYCLES.labels(reason=_reason)
 OPENS_PENDING = Gauge(
     "a3t_env_opens_pending",
     "CreateSession calls pending or loading now (at most max_opens_per_worker x workers).",
