@@ -7,8 +7,11 @@ Per task the controller has the policy's own attempt and the successes explorati
   (a per-task mean-reward baseline: the weights sum to zero, so shared prefixes cancel);
 - failed and never solved      -> dropped.
 
-`truncate_negatives` and `per_step` optionally cut a task's failures to its successes' length and
-rescale its weights by trajectory length (see there).
+`compose` applies every rule of an experiment to one task in one place, in this order: the
+contrastive weights above (`compose_task`); the base model's failures dropped (`base_negatives`
+off); the real-valued instead of the binarised reward (`real_valued_reward`); successes only
+(`sft_only`); failures cut to their successes' length (`truncate_negatives`); weights rescaled by
+trajectory length (`per_step_weights`). Its `ComposeRules` are the experiment config's values.
 
 The trainer reads what the controller writes: one JSON object per line,
 `{"weight": w, "trajectory": <Trajectory.to_dict()>}`, or for general chat data mixed in (the
@@ -67,23 +70,18 @@ DatasetItem = WeightedTrajectory | WeightedChat
 class TaskOutcome:
     """What one round found for one task.
 
-    `attempt`: the policy's own (greedy) attempt. `successes`: explored trajectories that the
-    selector kept (binarised reward 1, already capped per task). `solved`: whether the attempt
-    itself succeeded; None reads `attempt.won` (env mode). Critic mode passes the critic's verdict.
+    `attempt`: the policy's own (greedy) attempt; `attempt.won` says whether it solved the task
+    (the environment's check: ALFWorld's won, WebShop's reward 1, API-Bank's call check).
+    `successes`: explored trajectories that the selector kept (already capped per task).
     """
 
     attempt: Trajectory
     successes: tuple[Trajectory, ...] = ()
-    solved: bool | None = None
-
-    @property
-    def attempt_solved(self) -> bool:
-        return self.attempt.won if self.solved is None else self.solved
 
 
 def compose_task(outcome: TaskOutcome) -> list[WeightedTrajectory]:
     """The weighted trajectories one task contributes (empty when the task stayed unsolved)."""
-    if outcome.attempt_solved:
+    if outcome.attempt.won:
         # Explored successes are not needed when the policy already solves the task: the paper
         # trains on the direct success alone.
         return [WeightedTrajectory(1.0, outcome.attempt)]
@@ -137,6 +135,61 @@ def per_step(items: Sequence[WeightedTrajectory]) -> list[WeightedTrajectory]:
 def compose_weights(outcomes: Iterable[TaskOutcome]) -> list[WeightedTrajectory]:
     """Composes every task's weighted trajectories, in the order of `outcomes`."""
     return [item for outcome in outcomes for item in compose_task(outcome)]
+
+
+# The adapter names a trajectory of the base model carries (a3t_controller.rounds: "" in the
+# attempts of round 0, "base" in the base evaluation).
+BASE_ADAPTERS = ("", "base")
+
+
+@dataclass(frozen=True)
+class ComposeRules:
+    """The experiment's composition settings (the ExperimentConfig fields of the same names;
+    DESIGN.md lists why each default is what it is)."""
+
+    base_negatives: bool
+    real_valued_reward: bool
+    sft_only: bool
+    truncate_negatives: bool
+    per_step_weights: bool
+
+
+@dataclass(frozen=True)
+class Composed:
+    """One task's training items and what the rules removed from them, for the round stats."""
+
+    items: list[WeightedTrajectory]
+    base_negatives_dropped: int = 0  # base-model failures left out (`base_negatives` off)
+    negatives_truncated: int = 0  # failures cut to their task's longest success
+
+
+def compose(outcome: TaskOutcome, rules: ComposeRules) -> Composed:
+    """The items one task trains on under `rules`, each rule applied in the order below."""
+    items = compose_task(outcome)
+    dropped = truncated = 0
+    if not rules.base_negatives and outcome.attempt.policy_adapter in BASE_ADAPTERS:
+        # The base model acted with the 1-shot exemplar, which the trainer does not render: its
+        # failure is not a sample of the policy being trained, and pushing it down (format
+        # tokens included) unlearns the step format before an adapter has learned it. Its
+        # task's successes still count.
+        dropped = sum(i.weight < 0 for i in items)
+        items = [i for i in items if i.weight > 0]
+    if rules.real_valued_reward and not outcome.attempt.won and items:
+        # Mean-reward baseline over the real rewards instead of the binarised ones.
+        mean = sum(i.trajectory.reward for i in items) / len(items)
+        items = [WeightedTrajectory(i.trajectory.reward - mean, i.trajectory) for i in items]
+    if rules.sft_only:  # baseline: successes only, each with weight 1, no negative term
+        items = [WeightedTrajectory(1.0, i.trajectory) for i in items if i.weight > 0]
+    if rules.truncate_negatives:
+        cut = truncate_negatives(items)
+        truncated = sum(
+            len(a.trajectory.steps) != len(b.trajectory.steps)
+            for a, b in zip(items, cut, strict=True)
+        )
+        items = cut
+    if rules.per_step_weights and not rules.sft_only:  # SFT keeps every success at weight 1
+        items = per_step(items)
+    return Composed(items, dropped, truncated)
 
 
 # --- the dataset file

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Protocol
 
 from a3t.compose import (
+    ComposeRules,
     TaskOutcome,
     WeightedTrajectory,
-    compose_task,
+    compose,
     mix_chats,
-    per_step,
     read_chat_file,
-    truncate_negatives,
     write_dataset,
 )
 from a3t.errors import FailedPrecondition, Unavailable
@@ -524,37 +523,23 @@ class RoundRunner:
         rows = self._store.selections(exp, round_)
         for trajectory_id in kept_by_all((r["trajectory_id"], r["kept"]) for r in rows):
             kept[explored[trajectory_id].task_id].append(explored[trajectory_id])
+        rules = ComposeRules(
+            base_negatives=config.base_negatives,
+            real_valued_reward=config.real_valued_reward,
+            sft_only=config.sft_only,
+            truncate_negatives=config.truncate_negatives,
+            per_step_weights=config.per_step_weights,
+        )
         weighted: list[tuple[str, float, int]] = []  # trajectory id, weight, steps trained on
         off_prompt = truncated = 0
         for attempt in attempts:
             positives = tuple(p.trajectory for p in kept.get(attempt.task_id, []))
-            items = compose_task(TaskOutcome(attempt.trajectory, positives))
-            if not config.base_negatives and attempt.trajectory.policy_adapter in ("", "base"):
-                # The base model acted with the 1-shot exemplar, which the trainer does not
-                # render: its failure is not a sample of the policy being trained, and pushing
-                # it down (format tokens included) unlearns the step format before an adapter
-                # has learned it. Its task's successes still count.
-                off_prompt += sum(i.weight < 0 for i in items)
-                items = [i for i in items if i.weight > 0]
-            if config.real_valued_reward and not attempt.won and items:
-                # Mean-reward baseline over the real rewards instead of the binarised ones.
-                mean = sum(i.trajectory.reward for i in items) / len(items)
-                items = [
-                    WeightedTrajectory(i.trajectory.reward - mean, i.trajectory) for i in items
-                ]
-            if config.sft_only:  # baseline: successes only, each with weight 1, no negative term
-                items = [WeightedTrajectory(1.0, i.trajectory) for i in items if i.weight > 0]
-            if config.truncate_negatives:
-                cut = truncate_negatives(items)
-                truncated += sum(
-                    len(a.trajectory.steps) != len(b.trajectory.steps)
-                    for a, b in zip(items, cut, strict=True)
-                )
-                items = cut
-            if config.per_step_weights and not config.sft_only:
-                items = per_step(items)
+            composed = compose(TaskOutcome(attempt.trajectory, positives), rules)
+            off_prompt += composed.base_negatives_dropped
+            truncated += composed.negatives_truncated
             weighted.extend(
-                (i.trajectory.trajectory_id, i.weight, len(i.trajectory.steps)) for i in items
+                (i.trajectory.trajectory_id, i.weight, len(i.trajectory.steps))
+                for i in composed.items
             )
         held_out = {t.task_id for t in eval_tasks}
         trajectories = {t.trajectory_id: t for t in [*attempts, *explored.values()]}

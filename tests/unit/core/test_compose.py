@@ -2,13 +2,16 @@
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
 from a3t.compose import (
+    ComposeRules,
     TaskOutcome,
     WeightedChat,
     WeightedTrajectory,
+    compose,
     compose_task,
     compose_weights,
     mix_chats,
@@ -61,12 +64,6 @@ def test_unsolved_task_is_dropped_and_order_follows_the_outcomes():
         ("b", 0.5),
         ("b", -0.5),
     ]
-
-
-def test_solved_overrides_won_for_critic_mode():
-    attempt = _t("a", won=False)
-    assert compose_task(TaskOutcome(attempt, solved=True)) == [WeightedTrajectory(1.0, attempt)]
-    assert compose_task(TaskOutcome(_t("a", won=True), solved=False)) == []
 
 
 def test_dataset_round_trip(tmp_path):
@@ -148,6 +145,134 @@ def test_truncate_negatives_cuts_a_failure_to_its_longest_success():
     assert truncate_negatives(items) == items
     assert truncate_negatives([WeightedTrajectory(1.0, own)]) == [WeightedTrajectory(1.0, own)]
     assert truncate_negatives([]) == []
+
+
+# --- every rule of an experiment, one task at a time (compose)
+
+# The paper's composition: every rule of the corrections and ablations off.
+PAPER = ComposeRules(
+    base_negatives=True,
+    real_valued_reward=False,
+    sft_only=False,
+    truncate_negatives=False,
+    per_step_weights=False,
+)
+
+
+def _task(adapter: str = "t-round-0", won: bool = False) -> TaskOutcome:
+    """A task whose 10-step attempt (real reward 0.25 when failed) has two explored successes,
+    of 2 and 4 steps."""
+    own = replace(_steps("g", won, 10, "own"), policy_adapter=adapter, reward=1.0 if won else 0.25)
+    return TaskOutcome(own, successes=(_steps("g", True, 2, "s2"), _steps("g", True, 4, "s4")))
+
+
+def _out(composed) -> list[tuple[str, float, int]]:
+    """(trajectory id, weight, steps trained on) per item."""
+    return [(i.trajectory.trajectory_id, i.weight, len(i.trajectory.steps)) for i in composed.items]
+
+
+@pytest.mark.parametrize(
+    ("rules", "adapter", "expected", "dropped", "truncated"),
+    [
+        # The paper: +1/(K'+1) per success, -K'/(K'+1) for the own failure.
+        (PAPER, "t-round-0", [("g-s2", 1 / 3, 2), ("g-s4", 1 / 3, 4), ("g-own", -2 / 3, 10)], 0, 0),
+        # Base negatives off: the base model's failure goes (both names it acts under) ...
+        (replace(PAPER, base_negatives=False), "", [("g-s2", 1 / 3, 2), ("g-s4", 1 / 3, 4)], 1, 0),
+        (
+            replace(PAPER, base_negatives=False),
+            "base",
+            [("g-s2", 1 / 3, 2), ("g-s4", 1 / 3, 4)],
+            1,
+            0,
+        ),
+        # ... an adapter's failure stays.
+        (
+            replace(PAPER, base_negatives=False),
+            "t-round-0",
+            [("g-s2", 1 / 3, 2), ("g-s4", 1 / 3, 4), ("g-own", -2 / 3, 10)],
+            0,
+            0,
+        ),
+        # Real-valued reward: reward minus the task's mean reward (1 + 1 + 0.25) / 3 = 0.75.
+        (
+            replace(PAPER, real_valued_reward=True),
+            "t-round-0",
+            [("g-s2", 0.25, 2), ("g-s4", 0.25, 4), ("g-own", -0.5, 10)],
+            0,
+            0,
+        ),
+        # SFT only: the successes at weight 1, no negative term.
+        (replace(PAPER, sft_only=True), "t-round-0", [("g-s2", 1.0, 2), ("g-s4", 1.0, 4)], 0, 0),
+        # Truncated negatives: the failure is trained on over its longest success's 4 steps.
+        (
+            replace(PAPER, truncate_negatives=True),
+            "t-round-0",
+            [("g-s2", 1 / 3, 2), ("g-s4", 1 / 3, 4), ("g-own", -2 / 3, 4)],
+            0,
+            1,
+        ),
+        # Per-step weights: each weight x mean steps (16/3) / its steps.
+        (
+            replace(PAPER, per_step_weights=True),
+            "t-round-0",
+            [("g-s2", 8 / 9, 2), ("g-s4", 4 / 9, 4), ("g-own", -16 / 45, 10)],
+            0,
+            0,
+        ),
+    ],
+)
+def test_each_rule_alone(rules, adapter, expected, dropped, truncated):
+    composed = compose(_task(adapter), rules)
+    assert _out(composed) == [(t, pytest.approx(w, abs=1e-12), n) for t, w, n in expected]
+    assert (composed.base_negatives_dropped, composed.negatives_truncated) == (dropped, truncated)
+
+
+def test_rules_combine_in_order():
+    # Truncation before the per-step scaling: the mean steps are (2 + 4 + 4) / 3, not 16/3, so
+    # the weights still sum to zero per trained step.
+    both = replace(PAPER, truncate_negatives=True, per_step_weights=True)
+    assert _out(compose(_task(), both)) == [
+        ("g-s2", pytest.approx(5 / 9), 2),
+        ("g-s4", pytest.approx(5 / 18), 4),
+        ("g-own", pytest.approx(-5 / 9), 4),
+    ]
+    # The base model's failure is dropped before the real-valued baseline is taken: over the
+    # two successes alone (reward 1 each) every weight is 0.
+    real_base = replace(PAPER, base_negatives=False, real_valued_reward=True)
+    assert _out(compose(_task(adapter=""), real_base)) == [("g-s2", 0.0, 2), ("g-s4", 0.0, 4)]
+    # SFT after the real-valued reward: what stays positive is trained on at weight 1; with
+    # nothing negative left, truncation cuts nothing and the per-step scaling is skipped.
+    sft = replace(
+        PAPER,
+        real_valued_reward=True,
+        sft_only=True,
+        truncate_negatives=True,
+        per_step_weights=True,
+    )
+    composed = compose(_task(), sft)
+    assert _out(composed) == [("g-s2", 1.0, 2), ("g-s4", 1.0, 4)]
+    assert composed.negatives_truncated == 0
+
+
+@pytest.mark.parametrize("adapter", ["", "t-round-0"])
+def test_a_solved_task_trains_its_attempt_at_weight_one_under_every_rule(adapter):
+    every = ComposeRules(
+        base_negatives=False,
+        real_valued_reward=True,
+        sft_only=False,
+        truncate_negatives=True,
+        per_step_weights=True,
+    )
+    for rules in (PAPER, every, replace(every, sft_only=True)):
+        composed = compose(_task(adapter, won=True), rules)
+        assert _out(composed) == [("g-own", 1.0, 10)]
+        assert (composed.base_negatives_dropped, composed.negatives_truncated) == (0, 0)
+
+
+def test_an_unsolved_task_trains_nothing():
+    own = _steps("h", False, 5, "own")
+    for rules in (PAPER, replace(PAPER, real_valued_reward=True, base_negatives=False)):
+        assert compose(TaskOutcome(own), rules).items == []
 
 
 # --- general chat data mixed into training
