@@ -17,6 +17,7 @@ import yaml
 from a3t.controller.v1 import controller_pb2 as pb
 from a3t.controller.v1 import controller_pb2_grpc
 from a3t.errors import ConfigError, FailedPrecondition, InvalidArgument
+from a3t.paging import newest_first
 from a3t_controller.config import ExperimentConfig, load_config_yaml
 from a3t_controller.rounds import PHASES, Progress, RoundRunner, Services
 from a3t_controller.store import ExperimentRow, Store
@@ -162,12 +163,16 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
         return experiment_pb(self._store.experiment(request.experiment_id))
 
     async def ListExperiments(self, request, context) -> pb.ListExperimentsResponse:
-        if request.page_size < 0:
-            raise InvalidArgument(f"page_size must be >= 0 (0 = all), got {request.page_size}")
-        rows = self._store.experiments()
-        if request.page_size:
-            rows = rows[: request.page_size]
-        return pb.ListExperimentsResponse(experiments=[experiment_pb(r) for r in rows])
+        page = newest_first(
+            self._store.experiments(),
+            lambda row: (row.create_time, row.experiment_id),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListExperimentsResponse(
+            experiments=[experiment_pb(r) for r in page.items],
+            next_page_token=page.next_page_token,
+        )
 
     async def ListRounds(self, request, context) -> pb.ListRoundsResponse:
         exp = self._store.experiment(request.experiment_id)

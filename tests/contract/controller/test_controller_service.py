@@ -1,5 +1,6 @@
 """ControllerService through a real server on loopback, driving the round loop over fakes."""
 
+import asyncio
 import uuid
 
 import grpc
@@ -134,6 +135,11 @@ async def test_errors(stub):
     code, details = await _code(stub.ListExperiments(pb.ListExperimentsRequest(page_size=-1)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "page_size must be >= 0" in details
     code, details = await _code(
+        stub.ListExperiments(pb.ListExperimentsRequest(page_token="not-a-token"))
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "page_token 'not-a-token' is not one this server returned" in details
+    code, details = await _code(
         stub.GetExperiment(pb.GetExperimentRequest(experiment_id="x" * 2_000_000), timeout=30)
     )
     assert code == grpc.StatusCode.NOT_FOUND and "(2000000 characters)" in details
@@ -179,12 +185,52 @@ async def test_resume_a_failed_experiment_where_it_stopped(stub):
 
 
 async def test_cancel(stub):
+    # The env holds the first step until the test lets it go (never): the cancel lands while
+    # the experiment is certainly running, however slow or fast the machine is.
+    env = stub.services.env
+    stepping, release = asyncio.Event(), asyncio.Event()
+    step = env.step
+
+    async def held_step(session_id: str, action: str):
+        stepping.set()
+        await release.wait()
+        return await step(session_id, action)
+
+    env.step = held_step
     exp = await stub.CreateExperiment(
         pb.CreateExperimentRequest(request_id="c", spec=spec("c", rounds=3))
     )
+    await asyncio.wait_for(stepping.wait(), timeout=30)
     got = await stub.CancelExperiment(pb.CancelExperimentRequest(experiment_id=exp.experiment_id))
-    # The fake env is slow enough that three rounds cannot finish before the cancel lands.
     assert got.state == pb.EXPERIMENT_STATE_CANCELLED
+    # Stopped in the base evaluation, where the held step was: no round started.
+    assert got.current_round == 0 and got.current_phase == pb.ROUND_PHASE_ATTEMPT
+    rounds = await stub.ListRounds(pb.ListRoundsRequest(experiment_id=exp.experiment_id))
+    assert list(rounds.rounds) == []
+
+
+async def test_list_experiments_a_page_at_a_time(stub):
+    async def create(name: str) -> None:
+        exp = await stub.CreateExperiment(
+            pb.CreateExperimentRequest(request_id=name, spec=spec(name))
+        )
+        # Listing reads the store: the experiments need not run.
+        await stub.CancelExperiment(pb.CancelExperimentRequest(experiment_id=exp.experiment_id))
+
+    for n in range(5):
+        await create(f"p{n}")
+    first = await stub.ListExperiments(pb.ListExperimentsRequest(page_size=2))
+    assert [e.spec.name for e in first.experiments] == ["p4", "p3"] and first.next_page_token
+    await create("p5")  # newer than the walk: it does not shift the pages after the first
+    pages, token = [], first.next_page_token
+    while token:
+        page = await stub.ListExperiments(pb.ListExperimentsRequest(page_size=2, page_token=token))
+        pages.append([e.spec.name for e in page.experiments])
+        token = page.next_page_token
+    assert pages == [["p2", "p1"], ["p0"]]
+    everything = await stub.ListExperiments(pb.ListExperimentsRequest())  # 0 = 50 a page
+    assert [e.spec.name for e in everything.experiments] == ["p5", "p4", "p3", "p2", "p1", "p0"]
+    assert everything.next_page_token == ""
 
 
 def test_every_selector_of_the_proto_maps_to_the_config():

@@ -114,7 +114,8 @@ class ControllerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListExperiments(self, request, context):
-        """Lists experiments, newest first.
+        """Lists experiments, newest first, a page at a time (AIP-158).
+        Errors: INVALID_ARGUMENT (page_size < 0, a page_token this server did not return).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
