@@ -12,15 +12,12 @@ import sys
 from prometheus_client import REGISTRY
 
 from a3t.controller.v1 import controller_pb2, controller_pb2_grpc
-from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, run_service, serve
 from a3t_controller import metrics
-from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
 from a3t_controller.config import ControllerSettings
-from a3t_controller.patience import Patience
-from a3t_controller.rounds import Services
 from a3t_controller.server import ControllerServicer
 from a3t_controller.store import Store
+from a3t_controller.wiring import build_services
 
 log = logging.getLogger("a3t_controller")
 
@@ -35,27 +32,9 @@ async def run(settings: ControllerSettings) -> None:
         "critic": settings.critic_target,
         "trainer": settings.trainer_target,
     }
-    patience = Patience(
-        settings.service_wait_seconds, lambda _, msg: store.set_waiting(msg), targets=targets
-    )
-    env = GrpcEnv(channel(settings.env_target), patience)
-    policy = GrpcPolicy(channel(settings.policy_target), patience=patience)
-    actre = GrpcActRe(channel(settings.actre_target), patience) if settings.actre_target else None
-    critic = (
-        GrpcCritic(channel(settings.critic_target), patience=patience)
-        if settings.critic_target
-        else None
-    )
-    services = Services(
-        env=env,
-        tasks=env,
-        policy=policy,
-        policy_adapters=policy.adapters,
-        actre=actre,
-        actre_adapters=actre.adapters if actre else None,
-        trainer=GrpcTrainer(channel(settings.trainer_target), patience),
-        critic=critic,
-    )
+    # A deployment turns action grounding on in the policy service's own settings (the chart's
+    # policy.settings.ground_actions), for every caller; the controller does not ask for it.
+    services = build_services(targets, store, settings.service_wait_seconds, ground_actions=False)
     servicer = ControllerServicer(store, services, settings.artifacts_dir)
 
     async def start() -> None:

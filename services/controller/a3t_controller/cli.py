@@ -153,10 +153,9 @@ async def _start_services(
 
 
 async def run_local(args: argparse.Namespace) -> int:
-    from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
-    from a3t_controller.patience import Patience
     from a3t_controller.progress import ProgressPrinter
-    from a3t_controller.rounds import RoundRunner, Services
+    from a3t_controller.rounds import RoundRunner
+    from a3t_controller.wiring import build_services
 
     config = experiment_config(args)
     workdir = Path(args.workdir)
@@ -164,38 +163,19 @@ async def run_local(args: argparse.Namespace) -> int:
     store = Store(workdir / "a3t.sqlite")
     procs = await _start_services(args, config, workdir)
     try:
-        patience = Patience(
+        services = build_services(
+            {name: proc.target for name, proc in procs.items()},
+            store,
             args.service_wait_seconds,
-            lambda _, msg: store.set_waiting(msg),
-            targets={name: proc.target for name, proc in procs.items()},
+            ground_actions=args.ground_actions,
         )
-        env = GrpcEnv(channel(procs["env"].target), patience)
         if not args.data_root:
             for split, seed, count in (
                 (config.train_split, args.seed, args.train_count),
                 (config.eval_split, args.seed + 1000, args.eval_count),
             ):
-                n = await env.generate(config.env, split, args.level, seed, count)
+                n = await services.tasks.generate(config.env, split, args.level, seed, count)
                 print(f"games: split {split} has {n} generated level-{args.level} games")
-        policy = GrpcPolicy(
-            channel(procs["policy"].target), ground_actions=args.ground_actions, patience=patience
-        )
-        actre = GrpcActRe(channel(procs["actre"].target), patience) if "actre" in procs else None
-        critic = (
-            GrpcCritic(channel(procs["critic"].target), patience=patience)
-            if "critic" in procs
-            else None
-        )
-        services = Services(
-            env=env,
-            tasks=env,
-            policy=policy,
-            policy_adapters=policy.adapters,
-            actre=actre,
-            actre_adapters=actre.adapters if actre else None,
-            trainer=GrpcTrainer(channel(procs["trainer"].target), patience),
-            critic=critic,
-        )
         exp = store.create_experiment(config.name, f"local-{config.name}", config.to_dict())
         if args.fork_from and exp.state == "pending" and store.round(exp.experiment_id, 0) is None:
             fork(store, args.fork_from, config, exp.experiment_id)
