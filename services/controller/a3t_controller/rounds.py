@@ -43,7 +43,7 @@ from a3t_controller.episode import (
     pending_steps,
     run_episode,
 )
-from a3t_controller.select import kept_by_all, select
+from a3t_controller.select import Decision, kept_by_all, select
 from a3t_controller.store import Store, StoredTrajectory
 
 log = logging.getLogger(__name__)
@@ -226,10 +226,14 @@ class RoundRunner:
         if phase == "explore":
             stats = await self._explore(exp, config, round_, adapter, train_tasks)
             phase = self._advance(exp, round_, "select", stats)
-        # --- step 3: select the trajectories to learn from
+        # --- step 3: select the trajectories to learn from; ActRe explains the kept ones
         if phase == "select":
-            stats = await self._select(exp, config, round_)
-            phase = self._advance(exp, round_, "compose", stats)
+            decisions, stats = await self._select(exp, config, round_)
+            explained = await self._explain_kept(exp, config, round_, decisions)
+            # Recorded only once every kept trajectory is explained and stored: a restart
+            # finds each either explained, or still pending and selected again.
+            self._store.record_selection(exp, round_, decisions)
+            phase = self._advance(exp, round_, "compose", {**stats, "explained": explained})
         # --- step 4: contrastive composition into the accumulated pool
         if phase == "compose":
             stats = self._compose(exp, config, round_, eval_tasks)
@@ -280,48 +284,63 @@ class RoundRunner:
         config: ExperimentConfig,
         round_: int,
         phase: str,
-        jobs: Sequence[tuple[Task, int, EpisodeSpec]],
-    ) -> None:
-        """Runs and stores episodes (bounded concurrency), skipping those already stored or
-        dropped. Returns the phase's rollout stats (`_drop_groups`)."""
-        have = {(t.task_id, t.attempt) for t in self._store.trajectories(exp, round_, phase)}
+        tasks: Sequence[Task],
+        adapter: str,
+        p: float = 0.0,
+        attempts: int = 1,
+    ) -> dict:
+        """Plays `attempts` episodes of each task and stores each the moment it ends, skipping
+        those already stored and the tasks whose group was dropped. Tasks run side by side (at
+        most `config.concurrency` episodes at once); a task's attempts run in order, so that
+        with `stop_at_first_success` (WebShop's rule) they stop at its first win. A rollout that
+        fails after its retries (`_play`) drops its task's group for the phase: a partial group
+        is biased. Returns the phase's rollout stats (`_drop_groups`)."""
+        stored = {
+            (t.task_id, t.attempt): t.won for t in self._store.trajectories(exp, round_, phase)
+        }
         gone = self._store.dropped_groups(exp, round_, phase)
-        todo = [
-            (task, attempt, spec)
-            for task, attempt, spec in jobs
-            if (task.task_id, attempt) not in have and task.task_id not in gone
-        ]
-        done = len(jobs) - len(todo)
+        total = len(tasks) * attempts
+        done = sum(
+            (t.task_id, a) in stored
+            for t in tasks
+            if t.task_id not in gone
+            for a in range(attempts)
+        )
         won = 0
         dropped: dict[str, str] = {}  # this run's drops, recorded when the phase ends
         sem = asyncio.Semaphore(config.concurrency)
         label = "base eval" if round_ == BASE_ROUND else phase
-        self._emit(exp, round_, phase, done, len(jobs), f"{label}: starting {len(todo)} episodes")
+        where = f", p={p}" if p else ""
+        self._emit(exp, round_, phase, done, total, f"{label}: {len(tasks)} tasks{where}")
 
-        async def one(task: Task, attempt: int, spec: EpisodeSpec) -> None:
+        async def group(task: Task) -> None:
             nonlocal done, won
-            try:
-                async with sem:
-                    traj = await self._play(spec, phase)
-            except RolloutFailed as exc:  # after its retries: the task's group is dropped
-                dropped[task.task_id] = str(exc)
+            if task.task_id in gone:
                 return
-            self._store.add_trajectory(exp, round_, phase, attempt, traj)
-            metrics.EPISODES.labels(phase=phase, outcome="won" if traj.won else "lost").inc()
-            done += 1
-            won += traj.won
-            self._emit(
-                exp,
-                round_,
-                phase,
-                done,
-                len(jobs),
-                f"{phase}: {done}/{len(jobs)} episodes, {won} won this run",
-            )
+            wins = 0
+            for attempt in range(attempts):
+                if wins and config.stop_at_first_success:
+                    break
+                if (task.task_id, attempt) in stored:
+                    wins += stored[task.task_id, attempt]
+                    continue
+                spec = self._spec(exp, config, round_, phase, task, attempt, adapter, p)
+                try:
+                    async with sem:
+                        traj = await self._play(spec, phase)
+                except RolloutFailed as exc:  # after its retries: the task's group is dropped
+                    dropped[task.task_id] = str(exc)
+                    return
+                self._store.add_trajectory(exp, round_, phase, attempt, traj)
+                metrics.EPISODES.labels(phase=phase, outcome="won" if traj.won else "lost").inc()
+                wins += traj.won
+                won += traj.won
+                done += 1
+                message = f"{label}: {done}/{total} episodes, {won} won this run"
+                self._emit(exp, round_, phase, done, total, message)
 
-        await asyncio.gather(*(one(*job) for job in todo))
-        groups = len({task.task_id for task, _, _ in jobs})
-        return self._drop_groups(exp, round_, phase, dropped, groups)
+        await asyncio.gather(*(group(t) for t in tasks))
+        return self._drop_groups(exp, round_, phase, dropped, len(tasks))
 
     async def _play(self, spec: EpisodeSpec, phase: str) -> Trajectory:
         """One rollout, played again from the start with a fresh session when it fails (the env
@@ -404,10 +423,7 @@ class RoundRunner:
     async def _attempt(
         self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
     ) -> dict:
-        jobs = [
-            (t, 0, self._spec(exp, config, round_, "attempt", t, 0, adapter, 0.0)) for t in tasks
-        ]
-        rollouts = await self._episodes(exp, config, round_, "attempt", jobs)
+        rollouts = await self._episodes(exp, config, round_, "attempt", tasks, adapter)
         stored = self._store.trajectories(exp, round_, "attempt")
         solved = sum(t.won for t in stored)
         return {"attempt_total": len(stored), "attempt_solved": solved, **rollouts}
@@ -418,49 +434,18 @@ class RoundRunner:
         failed = {t.task_id for t in self._store.trajectories(exp, round_, "attempt") if not t.won}
         by_id = {t.task_id: t for t in tasks}
         p = config.explore_probability_at(round_)
-        k = config.explore_attempts_for_env()
-        total = len(failed) * k
-        sem = asyncio.Semaphore(config.concurrency)
-        done = 0
-        gone = self._store.dropped_groups(exp, round_, "explore")
-        dropped: dict[str, str] = {}  # this run's drops, recorded when the phase ends
-        self._emit(exp, round_, "explore", 0, total, f"explore: {len(failed)} failed tasks, p={p}")
-
-        async def explore_task(task: Task) -> None:
-            # Attempts of one task run in order: WebShop's rule stops at the first success.
-            # Otherwise all K run, and selection keeps the shortest wins up to the cap.
-            nonlocal done
-            if task.task_id in gone:
-                return
-            stored = self._store.trajectories(exp, round_, "explore", task.task_id)
-            wins = sum(t.won for t in stored)
-            for attempt in range(len(stored), k):
-                if wins and config.stop_at_first_success:
-                    break
-                spec = self._spec(exp, config, round_, "explore", task, attempt, adapter, p)
-                try:
-                    async with sem:
-                        traj = await self._play(spec, "explore")
-                except RolloutFailed as exc:  # the whole group goes: a partial one is biased
-                    dropped[task.task_id] = str(exc)
-                    return
-                self._store.add_trajectory(exp, round_, "explore", attempt, traj)
-                metrics.EPISODES.labels(
-                    phase="explore", outcome="won" if traj.won else "lost"
-                ).inc()
-                wins += traj.won
-                done += 1
-                self._emit(
-                    exp,
-                    round_,
-                    "explore",
-                    done,
-                    total,
-                    f"explore: {done} episodes, task {task.task_id} {wins} won",
-                )
-
-        await asyncio.gather(*(explore_task(by_id[t]) for t in sorted(failed)))
-        rollouts = self._drop_groups(exp, round_, "explore", dropped, len(failed))
+        # All K attempts run unless the env stops at the first success: selection keeps the
+        # shortest wins up to its cap.
+        rollouts = await self._episodes(
+            exp,
+            config,
+            round_,
+            "explore",
+            [by_id[t] for t in sorted(failed)],
+            adapter,
+            p,
+            config.explore_attempts_for_env(),
+        )
         explored = self._explored(exp, round_)
         solved_tasks = {t.task_id for t in explored if t.won}
         return {
@@ -481,7 +466,11 @@ class RoundRunner:
 
     # --- selection and composition
 
-    async def _select(self, exp: str, config: ExperimentConfig, round_: int) -> dict:
+    async def _select(
+        self, exp: str, config: ExperimentConfig, round_: int
+    ) -> tuple[list[Decision], dict]:
+        """Every selector's decisions on the round's explored trajectories (scored by the
+        critic first where a selector needs it), and the selection's stats."""
         candidates = self._explored(exp, round_)
         scores: dict[str, float | None] = {}
         if config.selector in ("critic", "hybrid"):
@@ -492,11 +481,15 @@ class RoundRunner:
             for i, cand in enumerate(candidates):
                 scores[cand.trajectory_id], _ = await self._svc.critic.score(cand.trajectory)
                 self._emit(exp, round_, "select", i + 1, len(candidates), "critic scoring")
-        decisions, stats = select(candidates, config, scores, round_)
-        # Rationales are asked only now, for what will be trained on (episode.py): a kept
-        # trajectory's pending sampled steps get theirs before the selection is recorded, so a
-        # restart finds each either explained and stored, or still pending.
-        by_id = {c.trajectory_id: c for c in candidates}
+        return select(candidates, config, scores, round_)
+
+    async def _explain_kept(
+        self, exp: str, config: ExperimentConfig, round_: int, decisions: Sequence[Decision]
+    ) -> int:
+        """Asks ActRe for the pending rationales of the trajectories every selector kept and
+        stores them; returns how many trajectories were explained. Rationales are asked only
+        for what will be trained on (episode.py)."""
+        by_id = {c.trajectory_id: c for c in self._explored(exp, round_)}
         kept = kept_by_all((t, k) for t, _, k, _, _ in decisions)
         todo = [by_id[t] for t in kept if pending_steps(by_id[t].trajectory)]
         # Several at once, like episodes: the engine batches their decoding.
@@ -511,8 +504,7 @@ class RoundRunner:
             self._emit(exp, round_, "select", done, len(todo), "ActRe explaining kept episodes")
 
         await asyncio.gather(*(explain(c) for c in todo))
-        self._store.record_selection(exp, round_, decisions)
-        return {**stats, "explained": len(todo)}
+        return len(todo)
 
     def _compose(
         self, exp: str, config: ExperimentConfig, round_: int, eval_tasks: list[Task]
@@ -640,11 +632,7 @@ class RoundRunner:
         self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
     ) -> dict:
         # The base model is evaluated as round -1; its episodes live under that round too.
-        jobs = [
-            (t, 0, self._spec(exp, config, round_, "eval", t, 0, adapter or "base", 0.0))
-            for t in tasks
-        ]
-        rollouts = await self._episodes(exp, config, round_, "eval", jobs)
+        rollouts = await self._episodes(exp, config, round_, "eval", tasks, adapter or "base")
         results = self._store.trajectories(exp, round_, "eval")
         by_type: dict[str, list[bool]] = defaultdict(list)
         for r in results:

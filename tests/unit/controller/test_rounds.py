@@ -200,6 +200,21 @@ async def test_no_actre_baseline_explores_by_temperature(tmp_path):
     assert "temperature" in sources and "sampled" not in sources
 
 
+async def test_stop_at_first_success_ends_each_tasks_exploration_at_its_first_win(tmp_path):
+    store, runner, exp, *_ = make(tmp_path, rounds=1, stop_at_first_success=True)
+    await runner.run(exp.experiment_id)
+    explored = store.trajectories(exp.experiment_id, 0, "explore")  # by task, then attempt
+    by_task = {}
+    for t in explored:
+        by_task.setdefault(t.task_id, []).append(t)
+    assert len(by_task) == 6  # every task failed its attempt
+    for runs in by_task.values():
+        assert [t.attempt for t in runs] == list(range(len(runs)))
+        assert not any(t.won for t in runs[:-1])
+        assert runs[-1].won or len(runs) == 6  # K = 6
+    assert len(explored) < 6 * 6
+
+
 async def test_base_negatives_on_balances_round_0(tmp_path):
     store, runner, exp, *_ = make(tmp_path, base_negatives=True, rounds=1)
     await runner.run(exp.experiment_id)
