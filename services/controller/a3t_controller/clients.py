@@ -1,4 +1,4 @@
-"""gRPC-backed implementations of the clients the round loop uses (episode.py / rounds.py).
+"""gRPC-backed implementations of the controller's interfaces (a3t_controller.ports).
 
 Every call has a deadline; idempotent calls are retried on UNAVAILABLE / DEADLINE_EXCEEDED with
 backoff for up to the controller's wait budget (a3t_controller.patience); an env Step is sent once,
@@ -39,15 +39,9 @@ from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
 from a3t.rpc.client import RETRYABLE
 from a3t.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from a3t.trajectory import Step, Task, TokenUsage, Trajectory
-from a3t_controller.episode import (
-    EnvAnswer,
-    EpisodeInterrupted,
-    PolicyAnswer,
-    RolloutFailed,
-    SessionView,
-)
+from a3t_controller.episode import EpisodeInterrupted, RolloutFailed
 from a3t_controller.patience import Patience, ServiceFailed
-from a3t_controller.rounds import TrainRequest, TrainResult
+from a3t_controller.ports import EnvAnswer, PolicyAnswer, SessionView, TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +332,6 @@ class GrpcTrainer:
     async def train(
         self, request: TrainRequest, on_progress: Callable[[int, int, str], None]
     ) -> TrainResult:
-        cfg = request.config
         spec = trainer_pb2.TrainingSpec(
             base_model=request.base_model,
             dataset_uri=request.dataset_uri,
@@ -347,13 +340,13 @@ class GrpcTrainer:
             adapter_version=request.adapter_version,
             init_adapter_uri=request.init_adapter_uri,
             epochs=request.epochs,
-            learning_rate=cfg.learning_rate,
-            lora_rank=cfg.lora_rank,
-            lora_alpha=cfg.lora_alpha,
-            lora_target_modules=list(cfg.lora_target_modules),
-            quantize_4bit=cfg.quantize_4bit,
-            include_observation_tokens=cfg.include_observation_tokens,
-            seed=cfg.seed,
+            learning_rate=request.learning_rate,
+            lora_rank=request.lora_rank,
+            lora_alpha=request.lora_alpha,
+            lora_target_modules=list(request.lora_target_modules),
+            quantize_4bit=request.quantize_4bit,
+            include_observation_tokens=request.include_observation_tokens,
+            seed=request.seed,
             round=request.round,
         )
         # Idempotent per request_id: after a controller restart this finds the same run.

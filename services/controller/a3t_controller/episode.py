@@ -15,8 +15,8 @@ observations but never earlier thoughts, so a rationale asked late sees exactly 
 would have seen at once. Exploration with p = 1.0 then asks ActRe nothing, and only the
 trajectories that are trained on are explained.
 
-The services are reached through small Protocols so this logic is unit-tested with fakes; the
-controller passes gRPC-backed clients (a3t_controller.clients).
+The services are reached through the Protocols of a3t_controller.ports, so this logic is
+unit-tested with fakes; the controller passes gRPC-backed clients (a3t_controller.clients).
 """
 
 from __future__ import annotations
@@ -24,73 +24,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from a3t.envs.base import explorable
-from a3t.trajectory import Step, StepSource, Task, TokenUsage, Trajectory
-
-
-@dataclass(frozen=True)
-class SessionView:
-    session_id: str
-    task: Task
-    observation: str
-    admissible: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class EnvAnswer:
-    observation: str
-    reward: float
-    done: bool
-    won: bool
-    admissible: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PolicyAnswer:
-    thought: str
-    action: str
-    raw_text: str
-    usage: TokenUsage
-    source: StepSource = StepSource.POLICY
-    replaced_action: str = ""
-
-
-class EnvClient(Protocol):
-    async def create(self, env: str, split: str, task_id: str) -> SessionView: ...
-    async def step(self, session_id: str, action: str) -> EnvAnswer: ...
-    async def close(self, session_id: str) -> None: ...
-
-
-class PolicyClient(Protocol):
-    async def act(
-        self,
-        episode_id: str,
-        task: Task,
-        initial_observation: str,
-        history: Sequence[Step],
-        admissible: Sequence[str],
-        *,
-        temperature: float,
-        seed: int,
-        adapter: str,
-    ) -> PolicyAnswer: ...
-
-    async def end_episode(self, episode_id: str) -> None: ...
-
-
-class ActReClient(Protocol):
-    async def explain(
-        self,
-        episode_id: str,
-        task: Task,
-        initial_observation: str,
-        history: Sequence[Step],
-        action: str,
-    ) -> tuple[str, TokenUsage]: ...
-
-    async def end_episode(self, episode_id: str) -> None: ...
+from a3t.trajectory import Step, StepSource, Trajectory
+from a3t_controller.ports import ActReClient, EnvClient, PolicyClient
 
 
 @dataclass(frozen=True)

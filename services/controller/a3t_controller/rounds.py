@@ -18,7 +18,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from a3t.compose import (
     ComposeRules,
@@ -34,15 +33,13 @@ from a3t.trajectory import Task, Trajectory
 from a3t_controller import metrics
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.episode import (
-    ActReClient,
-    EnvClient,
     EpisodeSpec,
-    PolicyClient,
     RolloutFailed,
     explain_pending,
     pending_steps,
     run_episode,
 )
+from a3t_controller.ports import Services, TrainRequest
 from a3t_controller.select import Decision, kept_by_all, select
 from a3t_controller.store import Store, StoredTrajectory
 
@@ -68,60 +65,6 @@ class Progress:
     done: int
     total: int
     message: str
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    request_id: str
-    base_model: str
-    dataset_uri: str
-    output_uri: str
-    adapter_name: str
-    adapter_version: int
-    round: int
-    epochs: int
-    init_adapter_uri: str
-    config: ExperimentConfig
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    run_id: str
-    adapter_uri: str
-    metrics: dict[str, float]
-
-
-class TaskLister(Protocol):
-    async def list_tasks(self, env: str, split: str) -> list[Task]: ...
-
-    # Makes a split of generated tasks (idempotent); returns its size. Used by the curriculum.
-    async def generate(self, env: str, split: str, level: int, seed: int, count: int) -> int: ...
-
-
-class TrainerClient(Protocol):
-    async def train(
-        self, request: TrainRequest, on_progress: Callable[[int, int, str], None]
-    ) -> TrainResult: ...
-
-
-class AdapterLoader(Protocol):
-    async def load_adapter(self, name: str, uri: str) -> None: ...
-
-
-class CriticClient(Protocol):
-    async def score(self, traj: Trajectory) -> tuple[float | None, str]: ...
-
-
-@dataclass(frozen=True)
-class Services:
-    env: EnvClient
-    tasks: TaskLister
-    policy: PolicyClient
-    policy_adapters: AdapterLoader
-    actre: ActReClient | None
-    actre_adapters: AdapterLoader | None
-    trainer: TrainerClient
-    critic: CriticClient | None = None
 
 
 class RoundRunner:
@@ -593,7 +536,13 @@ class RoundRunner:
             init_adapter_uri=(
                 previous["uri"] if previous and config.continue_from_previous_adapter else ""
             ),
-            config=config,
+            learning_rate=config.learning_rate,
+            lora_rank=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_target_modules=config.lora_target_modules,
+            quantize_4bit=config.quantize_4bit,
+            include_observation_tokens=config.include_observation_tokens,
+            seed=config.seed,
         )
 
         def record(state: str, output_uri: str = request.output_uri, **done) -> None:

@@ -9,14 +9,8 @@ from pathlib import Path
 
 from a3t.artifacts import write_manifest
 from a3t.trajectory import StepSource, Task, TokenUsage
-from a3t_controller.episode import (
-    EnvAnswer,
-    EpisodeInterrupted,
-    PolicyAnswer,
-    RolloutFailed,
-    SessionView,
-)
-from a3t_controller.rounds import TrainResult
+from a3t_controller.episode import EpisodeInterrupted, RolloutFailed
+from a3t_controller.ports import EnvAnswer, PolicyAnswer, SessionView, TrainResult
 
 
 def tasks(split: str, n: int, start: int = 0) -> list[Task]:

@@ -1,14 +1,9 @@
 """One episode over fakes: sampled steps, and ActRe asked only when its rationale is used."""
 
+from a3t.envs.base import explorable
 from a3t.trajectory import StepSource, TokenUsage
-from a3t_controller.episode import (
-    EpisodeSpec,
-    PolicyAnswer,
-    explain_pending,
-    explorable,
-    pending_steps,
-    run_episode,
-)
+from a3t_controller.episode import EpisodeSpec, explain_pending, pending_steps, run_episode
+from a3t_controller.ports import PolicyAnswer
 from tests.unit.controller.fakes import FakeActRe, FakeEnv, FakePolicy, tasks
 
 TASK = tasks("train", 1, start=3)[0]  # won by "open box 3"

@@ -8,8 +8,9 @@ import pytest
 from a3t.compose import WeightedChat, WeightedTrajectory, read_dataset
 from a3t.errors import FailedPrecondition, InvalidArgument, Unavailable
 from a3t_controller.config import ExperimentConfig
+from a3t_controller.ports import Services
 from a3t_controller.report import markdown_report
-from a3t_controller.rounds import BASE_ROUND, RoundRunner, Services, check_held_out
+from a3t_controller.rounds import BASE_ROUND, RoundRunner, check_held_out
 from a3t_controller.store import Store
 from tests.unit.controller.fakes import (
     FakeActRe,
@@ -99,7 +100,18 @@ async def test_two_rounds_persist_everything(tmp_path):
     # does not render), so its explored tasks keep only their successes, 1/(K'+1) each before
     # the per-step scaling; from round 1 on every explored-then-solved task's weights sum to
     # zero per step (weight x steps), so shared step tokens cancel.
-    assert abs(trainer.requests[0].config.learning_rate - 1e-4) < 1e-12
+    request = trainer.requests[0]  # the trainer's fields, from the experiment's config
+    assert abs(request.learning_rate - 1e-4) < 1e-12
+    assert (request.lora_rank, request.lora_alpha, request.lora_target_modules) == (
+        16,
+        32,
+        ("q_proj", "v_proj"),
+    )
+    assert (request.quantize_4bit, request.include_observation_tokens, request.seed) == (
+        False,
+        False,
+        0,
+    )
     pool = store.pool(eid)
     by_task = {}
     for w, t in pool:
