@@ -1,4 +1,4 @@
-"""The trainer's RPCs with generated requests, through the real TrainerServicer and RunRegistry
+"""The trainer's RPCs with generated requests, through the real TrainerServicer and TrainerCore
 on a loopback port: every answer is OK or a documented client error, never INTERNAL / UNKNOWN,
 within a few seconds.
 
@@ -18,7 +18,7 @@ from a3t.rpc.server import Registration, start_server
 from a3t.trainer.v1 import trainer_pb2 as pb
 from a3t.trainer.v1 import trainer_pb2_grpc
 from a3t_trainer.config import TrainerSettings
-from a3t_trainer.runs import RunRegistry
+from a3t_trainer.core import TrainerCore
 from a3t_trainer.server import TrainerServicer
 from a3t_trainer.toy import toy_items
 from tests.property.loopback import answer
@@ -31,21 +31,21 @@ def trainer(loop, tmp_path_factory):
     dataset = write_dataset(root / "dataset.jsonl", toy_items())
 
     async def start():
-        registry = RunRegistry(TrainerSettings(state_dir=root / "state", device="cpu"))
-        await registry.start()
+        core = TrainerCore(TrainerSettings(state_dir=root / "state", device="cpu"))
+        await core.start()
         registration = Registration(
             trainer_pb2_grpc.add_TrainerServiceServicer_to_server,
-            TrainerServicer(registry),
+            TrainerServicer(core),
             "a3t.trainer.v1.TrainerService",
         )
         running = await start_server("trainer", [registration], metrics_port=None)
         await running.set_serving(True)
-        return registry, running
+        return core, running
 
-    registry, running = loop.run(start())
+    core, running = loop.run(start())
     with grpc.insecure_channel(f"127.0.0.1:{running.port}") as chan:
         yield trainer_pb2_grpc.TrainerServiceStub(chan), str(dataset), root
-    loop.run(registry.close())
+    loop.run(core.close())
     loop.run(running.server.stop(0))
 
 

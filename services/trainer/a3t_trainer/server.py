@@ -1,4 +1,4 @@
-"""gRPC servicer of the trainer: translates requests to RunRegistry calls and back, nothing more."""
+"""gRPC servicer of the trainer: translates requests to TrainerCore calls and back, nothing more."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from a3t.common.v1 import types_pb2
 from a3t.trainer.v1 import trainer_pb2 as pb
 from a3t.trainer.v1 import trainer_pb2_grpc
-from a3t_trainer.runs import Run, RunRegistry, RunState
+from a3t_trainer.core import TrainerCore
+from a3t_trainer.runs import Run, RunState
 from a3t_trainer.train import TrainSpec
 
 _STATE_TO_PB = {
@@ -20,7 +21,7 @@ _STATE_TO_PB = {
 
 
 def spec_from_pb(msg: pb.TrainingSpec) -> TrainSpec:
-    """The request's spec as sent (zero values unresolved; the registry fills defaults)."""
+    """The request's spec as sent (zero values unresolved; the core fills defaults)."""
     return TrainSpec(
         base_model=msg.base_model,
         dataset_uri=msg.dataset_uri,
@@ -102,8 +103,8 @@ def run_to_pb(run: Run) -> pb.TrainingRun:
 
 
 class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
-    def __init__(self, registry: RunRegistry):
-        self._registry = registry
+    def __init__(self, core: TrainerCore):
+        self._registry = core.runs
 
     async def CreateTrainingRun(
         self, request: pb.CreateTrainingRunRequest, context

@@ -24,8 +24,8 @@ from a3t.rpc.server import Registration, start_server
 from a3t.trainer.v1 import trainer_pb2 as pb
 from a3t.trainer.v1 import trainer_pb2_grpc
 from a3t_trainer.config import TrainerSettings
+from a3t_trainer.core import TrainerCore
 from a3t_trainer.data import build_examples
-from a3t_trainer.runs import RunRegistry
 from a3t_trainer.server import TrainerServicer
 from a3t_trainer.toy import synthetic_items, toy_items
 from a3t_trainer.train import TrainSpec, load_base, score_examples
@@ -40,14 +40,14 @@ SYSTEM = "You are an agent in a household."
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def trainer(tmp_path_factory):
     state = tmp_path_factory.mktemp("trainer-state")
-    registry = RunRegistry(TrainerSettings(state_dir=state, device="cpu", tokens_per_step=512))
-    await registry.start()
+    core = TrainerCore(TrainerSettings(state_dir=state, device="cpu", tokens_per_step=512))
+    await core.start()
     running = await start_server(
         "trainer",
         [
             Registration(
                 trainer_pb2_grpc.add_TrainerServiceServicer_to_server,
-                TrainerServicer(registry),
+                TrainerServicer(core),
                 "a3t.trainer.v1.TrainerService",
             )
         ],
@@ -56,7 +56,7 @@ async def trainer(tmp_path_factory):
     await running.set_serving(True)
     async with channel(f"127.0.0.1:{running.port}") as chan:
         yield trainer_pb2_grpc.TrainerServiceStub(chan), state
-    await registry.close()
+    await core.close()
     await running.server.stop(0)
 
 
