@@ -42,6 +42,7 @@ from a3t.errors import (
     ResourceExhausted,
     quote,
 )
+from a3t.paging import Page, newest_first
 from a3t_trainer import metrics
 from a3t_trainer.config import (
     DEFAULT_LEARNING_RATE,
@@ -382,11 +383,11 @@ class RunRegistry:
                 "the runs this trainer knows"
             ) from None
 
-    def list(self, page_size: int = 0) -> list[Run]:
-        if page_size < 0:
-            raise InvalidArgument(f"page_size must be >= 0 (0 = all), got {page_size}")
-        runs = sorted(self._runs.values(), key=lambda r: r.create_time_seconds, reverse=True)
-        return runs[:page_size] if page_size else runs
+    def list(self, page_size: int = 0, page_token: str = "") -> Page[Run]:
+        """One page of the runs, newest first (a3t.paging: 0 = its default size)."""
+        return newest_first(
+            self._runs.values(), lambda r: (r.create_time_seconds, r.run_id), page_size, page_token
+        )
 
     async def watch(self, run_id: str) -> AsyncIterator[Run]:
         """The run now, then after every change, until it reaches a final state. A slow reader

@@ -129,5 +129,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     async def ListTrainingRuns(
         self, request: pb.ListTrainingRunsRequest, context
     ) -> pb.ListTrainingRunsResponse:
-        runs = self._registry.list(request.page_size)
-        return pb.ListTrainingRunsResponse(runs=[run_to_pb(r) for r in runs])
+        page = self._registry.list(request.page_size, request.page_token)
+        return pb.ListTrainingRunsResponse(
+            runs=[run_to_pb(r) for r in page.items], next_page_token=page.next_page_token
+        )

@@ -51,7 +51,7 @@ async def test_start_sets_the_torch_threads_then_loads_the_runs_on_record(tmp_pa
     try:
         await core.start()
         assert torch.get_num_threads() == 2
-        assert core.runs.list() == [done]
+        assert core.runs.list().items == [done]
         assert core.runs.get("r1").state is RunState.SUCCEEDED
     finally:
         await core.close()

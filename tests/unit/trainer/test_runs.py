@@ -146,7 +146,7 @@ async def test_create_returns_at_once_and_the_run_finishes(tmp_path, spec):
     assert again.run_id == run.run_id and fake.calls == [run.run_id]
     record = json.loads((tmp_path / "state/runs" / run.run_id / "run.json").read_text())
     assert record["state"] == "succeeded" and record["request_id"] == "req-1"
-    assert registry.list() == [registry.get(run.run_id)]
+    assert registry.list().items == [registry.get(run.run_id)]
     await registry.close()
 
 
@@ -161,8 +161,11 @@ async def test_one_run_at_a_time(tmp_path, spec):
     assert (await finished(registry, first.run_id))[-1].state is RunState.SUCCEEDED
     second = await registry.create("b", replace(spec, output_uri=spec.output_uri + "2"))
     assert (await finished(registry, second.run_id))[-1].state is RunState.SUCCEEDED
-    assert [r.run_id for r in registry.list()] == [second.run_id, first.run_id]
-    assert [r.run_id for r in registry.list(page_size=1)] == [second.run_id]
+    assert [r.run_id for r in registry.list().items] == [second.run_id, first.run_id]
+    page = registry.list(page_size=1)
+    assert [r.run_id for r in page.items] == [second.run_id]
+    rest = registry.list(page_size=1, page_token=page.next_page_token)
+    assert [r.run_id for r in rest.items] == [first.run_id] and rest.next_page_token == ""
     await registry.close()
 
 
@@ -233,7 +236,7 @@ async def test_bad_input_is_refused_and_leaves_nothing(tmp_path, spec, change, e
     await registry.start()
     with pytest.raises(error, match=message):
         await registry.create("r", replace(spec, **change(spec, tmp_path)))
-    assert registry.list() == [] and not list((tmp_path / "state/runs").iterdir())
+    assert registry.list().items == [] and not list((tmp_path / "state/runs").iterdir())
     assert not Path(spec.output_uri).exists()
     await registry.close()
 
@@ -257,7 +260,7 @@ async def test_output_and_init_adapter_preconditions(tmp_path, spec):
         await registry.create("d", replace(spec, init_adapter_uri=str(busy)))
     with pytest.raises(InvalidArgument, match="request_id must be set"):
         await registry.create(" ", spec)
-    assert registry.list() == []
+    assert registry.list().items == []
     # An empty output directory is fine.
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -98,7 +98,8 @@ class TrainerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTrainingRuns(self, request, context):
-        """Lists runs, newest first.
+        """Lists runs, newest first, a page at a time (AIP-158).
+        Errors: INVALID_ARGUMENT (page_size < 0, a page_token this server did not return).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
