@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from a3t.rpc.client import channel
 from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
 from a3t_controller.patience import Patience
-from a3t_controller.rounds import Services
+from a3t_controller.ports import Services
 from a3t_controller.store import Store
 
 
