@@ -4,51 +4,73 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from a3t.envs import ENVIRONMENTS
-from a3t_controller.rounds import BASE_ROUND, report_rows
-from a3t_controller.store import Store
+from a3t_controller.rounds import BASE_ROUND
+from a3t_controller.store import CriticAgreement, EvaluationRow, RoundStats, Store
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One row of the report: a round (BASE_ROUND: the base model's evaluation), the phase it is
+    in, its stats and its evaluation (None until evaluated)."""
+
+    round: int
+    phase: str
+    stats: RoundStats
+    eval: EvaluationRow | None
+
+    @property
+    def label(self) -> str:
+        return "base" if self.round == BASE_ROUND else str(self.round)
+
+
+def report_rows(store: Store, experiment_id: str) -> list[ReportRow]:
+    """One row per round, the base model's evaluation first."""
+    rows = []
+    base = store.evaluation(experiment_id, BASE_ROUND)
+    if base is not None:
+        rows.append(ReportRow(BASE_ROUND, "done", RoundStats(), base))
+    for r in store.rounds(experiment_id):
+        rows.append(ReportRow(r.round, r.phase, r.stats, store.evaluation(experiment_id, r.round)))
+    return rows
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _minutes(stats: dict, prefix: str) -> str:
-    """The round's phases' seconds under `prefix`, summed, in minutes ("-" when not recorded)."""
-    seconds = [v for k, v in stats.items() if k.startswith(prefix)]
-    return f"{sum(seconds) / 60:.1f}" if seconds else "-"
-
-
-def _summed(stats: dict, suffix: str) -> str:
-    """The round's phases' counts ending in `suffix`, summed."""
-    return str(sum(v for k, v in stats.items() if k.endswith(suffix)))
+def _minutes(seconds: dict[str, float]) -> str:
+    """The round's phases' seconds, summed, in minutes ("-" when not recorded)."""
+    return f"{sum(seconds.values()) / 60:.1f}" if seconds else "-"
 
 
 def _auc(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _score(store: Store, experiment_id: str, round_: int | str) -> str:
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _score(store: Store, experiment_id: str, round_: int) -> str:
     """Mean reward x 100 of a round's evaluation episodes (WebShop's "score")."""
-    evals = store.trajectories(experiment_id, BASE_ROUND if round_ == "base" else round_, "eval")
+    evals = store.trajectories(experiment_id, round_, "eval")
     return f"{100 * sum(t.reward for t in evals) / len(evals):.1f}" if evals else "-"
 
 
 def markdown_report(store: Store, experiment_id: str) -> str:
     exp = store.experiment(experiment_id)
     rows = report_rows(store, experiment_id)
-    types = sorted({t for r in rows if r["eval"] for t in r["eval"]["by_type"]})
-    curriculum = any("train_level" in r["stats"] for r in rows)
+    types = sorted({t for r in rows if r.eval for t in r.eval.by_type})
+    curriculum = any(r.stats.train_level is not None for r in rows)
     # The critic against the env check (a3t_controller.select.agreement), where the critic scored.
-    agreement = any("critic_auc" in r["stats"] for r in rows)
+    agreement = any(r.stats.critic is not None for r in rows)
     # Rollouts that failed (a3t_controller.rounds): shown when any round had one.
     faults = any(
-        v
-        for r in rows
-        for k, v in r["stats"].items()
-        if k.endswith(("_rollouts_retried", "_groups_dropped"))
+        any(r.stats.rollouts_retried.values()) or any(r.stats.groups_dropped.values()) for r in rows
     )
     spec = ENVIRONMENTS.get(exp.config.get("env", ""))
     scored = spec is not None and spec.mean_score
@@ -76,37 +98,34 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         "|" + "---|" * len(head),
     ]
     for r in rows:
-        s, ev = r["stats"], r["eval"]
-        attempt = f"{s['attempt_solved']}/{s['attempt_total']}" if "attempt_total" in s else "-"
+        s, ev = r.stats, r.eval
+        attempt = f"{s.attempt_solved}/{s.attempt_total}" if s.attempt_total is not None else "-"
         explore = (
-            f"{s['explore_solved']}/{s['explore_failed_tasks']}"
-            if "explore_failed_tasks" in s
+            f"{s.explore_solved}/{s.explore_failed_tasks}"
+            if s.explore_failed_tasks is not None
             else "-"
         )
+        critic = s.critic or CriticAgreement(None, None, None)  # "-" where it did not score
         cells = [
-            str(r["round"]),
-            *([str(s.get("train_level", "-"))] if curriculum else []),
-            r["phase"],
+            r.label,
+            *([_or_dash(s.train_level)] if curriculum else []),
+            r.phase,
             attempt,
             explore,
-            str(s.get("selected", "-")),
-            str(s.get("pool_size", "-")),
+            _or_dash(s.selected),
+            _or_dash(s.pool_size),
+            *([_pct(critic.precision), _pct(critic.recall), _auc(critic.auc)] if agreement else []),
             *(
-                [
-                    _pct(s.get("critic_precision")),
-                    _pct(s.get("critic_recall")),
-                    _auc(s.get("critic_auc")),
-                ]
-                if agreement
+                [str(sum(s.rollouts_retried.values())), str(sum(s.groups_dropped.values()))]
+                if faults
                 else []
             ),
-            *([_summed(s, "_rollouts_retried"), _summed(s, "_groups_dropped")] if faults else []),
-            _pct(ev["success_rate"]) if ev else "-",
-            *([_score(store, experiment_id, r["round"]) if ev else "-"] if scored else []),
-            _pct(ev["cumulative_success_rate"]) if ev else "-",
-            *[_pct(ev["by_type"].get(t)) if ev else "-" for t in types],
-            _minutes(s, "wall_s_"),
-            _minutes(s, "cpu_s_"),
+            _pct(ev.success_rate) if ev else "-",
+            *([_score(store, experiment_id, r.round) if ev else "-"] if scored else []),
+            _pct(ev.cumulative_success_rate) if ev else "-",
+            *[_pct(ev.by_type.get(t)) if ev else "-" for t in types],
+            _minutes(s.wall_s),
+            _minutes(s.cpu_s),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -119,20 +138,15 @@ def plot_report(store: Store, experiment_id: str, path: Path) -> Path:
     matplotlib.use("Agg")  # no display on servers
     import matplotlib.pyplot as plt
 
-    rows = [r for r in report_rows(store, experiment_id) if r["eval"]]
-    labels = [str(r["round"]) for r in rows]
+    evals = [(r.label, r.eval) for r in report_rows(store, experiment_id) if r.eval]
+    labels = [label for label, _ in evals]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(labels, [100 * r["eval"]["success_rate"] for r in rows], "o-", lw=2.5, label="all")
+    ax.plot(labels, [100 * ev.success_rate for _, ev in evals], "o-", lw=2.5, label="all")
     ax.plot(
-        labels,
-        [100 * r["eval"]["cumulative_success_rate"] for r in rows],
-        "k--",
-        label="cumulative",
+        labels, [100 * ev.cumulative_success_rate for _, ev in evals], "k--", label="cumulative"
     )
-    for t in sorted({t for r in rows for t in r["eval"]["by_type"]}):
-        ax.plot(
-            labels, [100 * r["eval"]["by_type"].get(t, float("nan")) for r in rows], ".:", label=t
-        )
+    for t in sorted({t for _, ev in evals for t in ev.by_type}):
+        ax.plot(labels, [100 * ev.by_type.get(t, float("nan")) for _, ev in evals], ".:", label=t)
     ax.set_xlabel("round (base = before training)")
     ax.set_ylabel("held-out success %")
     ax.set_ylim(-2, 102)

@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from a3t.compose import (
@@ -40,8 +40,8 @@ from a3t_controller.episode import (
     run_episode,
 )
 from a3t_controller.ports import Services, TrainRequest
-from a3t_controller.select import Decision, kept_by_all, select
-from a3t_controller.store import Store, StoredTrajectory
+from a3t_controller.select import kept_by_all, select
+from a3t_controller.store import Decision, RoundRow, RoundStats, Store, StoredTrajectory
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class RoundRunner:
                 check_held_out(train_tasks, eval_tasks)
             promoted = self._store.promoted_adapter(exp)
             if promoted is not None:  # the policy service may have restarted since
-                await self._svc.policy_adapters.load_adapter(promoted["name"], promoted["uri"])
+                await self._svc.policy_adapters.load_adapter(promoted.name, promoted.uri)
             if self._store.evaluation(exp, BASE_ROUND) is None:
                 await self._evaluate(exp, config, BASE_ROUND, "", eval_tasks)
             for round_ in range(row.current_round, config.rounds):
@@ -142,15 +142,16 @@ class RoundRunner:
         eval_tasks: list[Task],
     ) -> None:
         promoted = self._store.promoted_adapter(exp)
-        adapter = promoted["name"] if promoted else ""
+        adapter = promoted.name if promoted else ""
         previous = self._store.round(exp, round_ - 1) if round_ > 0 else None
         level = curriculum_level(config, previous)
         p = config.explore_probability_at(round_)
         self._store.start_round(exp, round_, adapter, p, level)
         state = self._store.round(exp, round_)
-        adapter = state["policy_adapter"]  # the adapter this round started with, on resume too
-        level = state["level"]
-        phase = state["phase"]
+        assert state is not None  # started just above
+        adapter = state.policy_adapter  # the adapter this round started with, on resume too
+        level = state.level
+        phase = state.phase
         log.info("experiment %s round %d: resuming at %s", exp, round_, phase)
         self._phase_started = self._clock()  # a phase resumed after a restart counts from here
         if config.curriculum_levels:  # this round's training tasks: generated games of its level
@@ -163,7 +164,7 @@ class RoundRunner:
         if phase == "attempt":
             stats = await self._attempt(exp, config, round_, adapter, train_tasks)
             if config.curriculum_levels:
-                stats |= {"train_level": level, "train_split": split}
+                stats = replace(stats, train_level=level, train_split=split)
             phase = self._advance(exp, round_, "explore", stats)
         # --- step 2: explore the failed tasks with sampled actions + ActRe rationales
         if phase == "explore":
@@ -176,7 +177,7 @@ class RoundRunner:
             # Recorded only once every kept trajectory is explained and stored: a restart
             # finds each either explained, or still pending and selected again.
             self._store.record_selection(exp, round_, decisions)
-            phase = self._advance(exp, round_, "compose", {**stats, "explained": explained})
+            phase = self._advance(exp, round_, "compose", replace(stats, explained=explained))
         # --- step 4: contrastive composition into the accumulated pool
         if phase == "compose":
             stats = self._compose(exp, config, round_, eval_tasks)
@@ -188,26 +189,25 @@ class RoundRunner:
         # --- step 6: evaluate the new adapter, then promote it
         if phase == "evaluate":
             trained = self._store.adapter(exp, round_ + 1)
-            await self._svc.policy_adapters.load_adapter(trained["name"], trained["uri"])
-            stats = await self._evaluate(exp, config, round_, trained["name"], eval_tasks)
+            await self._svc.policy_adapters.load_adapter(trained.name, trained.uri)
+            stats = await self._evaluate(exp, config, round_, trained.name, eval_tasks)
             phase = self._advance(exp, round_, "promote", stats)
         if phase == "promote":
             trained = self._store.adapter(exp, round_ + 1)
             if config.self_actre and self._svc.actre_adapters is not None:
-                await self._svc.actre_adapters.load_adapter(trained["name"], trained["uri"])
+                await self._svc.actre_adapters.load_adapter(trained.name, trained.uri)
             self._store.promote_adapter(exp, round_ + 1)
-            self._advance(exp, round_, "done", {"promoted": trained["name"]})
+            self._advance(exp, round_, "done", RoundStats(promoted=trained.name))
 
     def _clock(self) -> tuple[float, float | None]:
         return time.monotonic(), self._cpu_clock() if self._cpu_clock else None
 
-    def _advance(self, exp: str, round_: int, phase: str, stats: dict) -> str:
+    def _advance(self, exp: str, round_: int, phase: str, stats: RoundStats) -> str:
         """Records the finished phase (the one before `phase`): its stats and what it cost."""
         finished = PHASES[PHASES.index(phase) - 1]
         (wall0, cpu0), (wall1, cpu1) = self._phase_started, self._clock()
-        stats = {**stats, f"wall_s_{finished}": round(wall1 - wall0, 2)}
-        if cpu0 is not None and cpu1 is not None:
-            stats[f"cpu_s_{finished}"] = round(cpu1 - cpu0, 2)
+        cpu = {} if cpu0 is None or cpu1 is None else {finished: round(cpu1 - cpu0, 2)}
+        stats = replace(stats, wall_s={finished: round(wall1 - wall0, 2)}, cpu_s=cpu)
         self._phase_started = (wall1, cpu1)
         self._store.set_round_phase(exp, round_, phase, stats)
         metrics.ROUND.set(round_)
@@ -231,7 +231,7 @@ class RoundRunner:
         adapter: str,
         p: float = 0.0,
         attempts: int = 1,
-    ) -> dict:
+    ) -> RoundStats:
         """Plays `attempts` episodes of each task and stores each the moment it ends, skipping
         those already stored and the tasks whose group was dropped. Tasks run side by side (at
         most `config.concurrency` episodes at once); a task's attempts run in order, so that
@@ -315,7 +315,7 @@ class RoundRunner:
 
     def _drop_groups(
         self, exp: str, round_: int, phase: str, dropped: dict[str, str], groups: int
-    ) -> dict:
+    ) -> RoundStats:
         """Records the tasks whose rollouts of this phase failed after their retries (their
         group is not used: never stored as failures, never trained on) and returns the phase's
         rollout stats; fails the experiment instead when more than MAX_DROPPED_SHARE of the
@@ -332,10 +332,9 @@ class RoundRunner:
         for task_id, reason in sorted(dropped.items()):
             self._store.drop_group(exp, round_, phase, task_id, MAX_ROLLOUT_RETRIES + 1, reason)
             metrics.GROUPS_DROPPED.labels(phase=phase).inc()
-        return {
-            f"{phase}_rollouts_retried": self._retried.pop(phase, 0),
-            f"{phase}_groups_dropped": total,
-        }
+        return RoundStats(
+            rollouts_retried={phase: self._retried.pop(phase, 0)}, groups_dropped={phase: total}
+        )
 
     def _spec(
         self,
@@ -365,15 +364,15 @@ class RoundRunner:
 
     async def _attempt(
         self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
-    ) -> dict:
+    ) -> RoundStats:
         rollouts = await self._episodes(exp, config, round_, "attempt", tasks, adapter)
         stored = self._store.trajectories(exp, round_, "attempt")
         solved = sum(t.won for t in stored)
-        return {"attempt_total": len(stored), "attempt_solved": solved, **rollouts}
+        return replace(rollouts, attempt_total=len(stored), attempt_solved=solved)
 
     async def _explore(
         self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
-    ) -> dict:
+    ) -> RoundStats:
         failed = {t.task_id for t in self._store.trajectories(exp, round_, "attempt") if not t.won}
         by_id = {t.task_id: t for t in tasks}
         p = config.explore_probability_at(round_)
@@ -391,14 +390,14 @@ class RoundRunner:
         )
         explored = self._explored(exp, round_)
         solved_tasks = {t.task_id for t in explored if t.won}
-        return {
-            "explore_failed_tasks": len(failed),
-            "explore_episodes": len(explored),
-            "explore_won": sum(t.won for t in explored),
-            "explore_solved": len(solved_tasks),
-            "explore_probability": p,
-            **rollouts,
-        }
+        return replace(
+            rollouts,
+            explore_failed_tasks=len(failed),
+            explore_episodes=len(explored),
+            explore_won=sum(t.won for t in explored),
+            explore_solved=len(solved_tasks),
+            explore_probability=p,
+        )
 
     def _explored(self, exp: str, round_: int) -> list[StoredTrajectory]:
         """The round's explored trajectories, less the dropped groups' (stored, never used)."""
@@ -411,7 +410,7 @@ class RoundRunner:
 
     async def _select(
         self, exp: str, config: ExperimentConfig, round_: int
-    ) -> tuple[list[Decision], dict]:
+    ) -> tuple[list[Decision], RoundStats]:
         """Every selector's decisions on the round's explored trajectories (scored by the
         critic first where a selector needs it), and the selection's stats."""
         candidates = self._explored(exp, round_)
@@ -433,7 +432,7 @@ class RoundRunner:
         stores them; returns how many trajectories were explained. Rationales are asked only
         for what will be trained on (episode.py)."""
         by_id = {c.trajectory_id: c for c in self._explored(exp, round_)}
-        kept = kept_by_all((t, k) for t, _, k, _, _ in decisions)
+        kept = kept_by_all((d.trajectory_id, d.kept) for d in decisions)
         todo = [by_id[t] for t in kept if pending_steps(by_id[t].trajectory)]
         # Several at once, like episodes: the engine batches their decoding.
         sem, done = asyncio.Semaphore(config.concurrency), 0
@@ -451,12 +450,12 @@ class RoundRunner:
 
     def _compose(
         self, exp: str, config: ExperimentConfig, round_: int, eval_tasks: list[Task]
-    ) -> dict:
+    ) -> RoundStats:
         attempts = self._store.trajectories(exp, round_, "attempt")
         explored = {t.trajectory_id: t for t in self._explored(exp, round_)}
         kept: dict[str, list[StoredTrajectory]] = defaultdict(list)
         rows = self._store.selections(exp, round_)
-        for trajectory_id in kept_by_all((r["trajectory_id"], r["kept"]) for r in rows):
+        for trajectory_id in kept_by_all((d.trajectory_id, d.kept) for d in rows):
             kept[explored[trajectory_id].task_id].append(explored[trajectory_id])
         rules = ComposeRules(
             base_negatives=config.base_negatives,
@@ -482,19 +481,19 @@ class RoundRunner:
         if leaked:  # never train on held-out tasks (DESIGN.md step 4)
             raise FailedPrecondition(f"held-out evaluation tasks reached the pool: {leaked}")
         size = self._store.add_to_pool(exp, round_, weighted)
-        return {
-            "selected": sum(len(v) for v in kept.values()),
-            "pool_added": len(weighted),
-            "pool_size": size,
-            "pool_positive": sum(w > 0 for _, w, _ in weighted),
-            "pool_negative": sum(w < 0 for _, w, _ in weighted),
-            "negatives_truncated": truncated,
-            "base_negatives_dropped": off_prompt,
-        }
+        return RoundStats(
+            selected=sum(len(v) for v in kept.values()),
+            pool_added=len(weighted),
+            pool_size=size,
+            pool_positive=sum(w > 0 for _, w, _ in weighted),
+            pool_negative=sum(w < 0 for _, w, _ in weighted),
+            negatives_truncated=truncated,
+            base_negatives_dropped=off_prompt,
+        )
 
     # --- training
 
-    async def _train(self, exp: str, config: ExperimentConfig, round_: int) -> dict:
+    async def _train(self, exp: str, config: ExperimentConfig, round_: int) -> RoundStats:
         name = self._store.experiment(exp).name
         round_dir = self._artifacts / name / f"round-{round_}"
         dataset = round_dir / "dataset.jsonl"
@@ -521,8 +520,8 @@ class RoundRunner:
         # a resumed experiment again, so a retry after a failure is a new request.
         request_id = f"{exp}-round-{round_}"
         before = self._store.training(exp, round_)
-        if before is not None and before["state"] == "failed":
-            tries = before["request_id"].removeprefix(request_id).removeprefix("-retry")
+        if before is not None and before.state == "failed":
+            tries = before.request_id.removeprefix(request_id).removeprefix("-retry")
             request_id += f"-retry{int(tries or 0) + 1}"
         request = TrainRequest(
             request_id=request_id,
@@ -534,7 +533,7 @@ class RoundRunner:
             round=round_,
             epochs=config.epochs_for(round_),
             init_adapter_uri=(
-                previous["uri"] if previous and config.continue_from_previous_adapter else ""
+                previous.uri if previous and config.continue_from_previous_adapter else ""
             ),
             learning_rate=config.learning_rate,
             lora_rank=config.lora_rank,
@@ -568,18 +567,18 @@ class RoundRunner:
             raise
         record("succeeded", result.adapter_uri, run_id=result.run_id, metrics=result.metrics)
         self._store.add_adapter(exp, round_ + 1, request.adapter_name, result.adapter_uri, round_)
-        return {
-            "adapter": request.adapter_name,
-            "train_examples": len(pool),
-            "train_chat_examples": len(chats),
-            **{f"train_{k}": v for k, v in result.metrics.items()},
-        }
+        return RoundStats(
+            adapter=request.adapter_name,
+            train_examples=len(pool),
+            train_chat_examples=len(chats),
+            train_metrics=dict(result.metrics),
+        )
 
     # --- evaluation
 
     async def _evaluate(
         self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
-    ) -> dict:
+    ) -> RoundStats:
         # The base model is evaluated as round -1; its episodes live under that round too.
         rollouts = await self._episodes(exp, config, round_, "eval", tasks, adapter or "base")
         results = self._store.trajectories(exp, round_, "eval")
@@ -602,10 +601,10 @@ class RoundRunner:
         log.info(
             "experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, adapter or "base"
         )
-        return {"eval_success_rate": rate, "cumulative_success_rate": cumulative, **rollouts}
+        return replace(rollouts, eval_success_rate=rate, cumulative_success_rate=cumulative)
 
 
-def curriculum_level(config: ExperimentConfig, previous: dict | None) -> int:
+def curriculum_level(config: ExperimentConfig, previous: RoundRow | None) -> int:
     """The generated level a round trains on; 0 without a curriculum.
 
     Round 0 takes the first listed level; a later round takes the previous round's level (its
@@ -618,9 +617,9 @@ def curriculum_level(config: ExperimentConfig, previous: dict | None) -> int:
         return 0
     if previous is None:
         return levels[0]
-    at = levels.index(previous["level"])
-    stats = previous["stats"]
-    if stats["attempt_solved"] / stats["attempt_total"] >= config.curriculum_threshold:
+    at = levels.index(previous.level)
+    solved, total = previous.stats.attempt_solved, previous.stats.attempt_total
+    if solved is not None and total and solved / total >= config.curriculum_threshold:
         at = min(at + 1, len(levels) - 1)
     return levels[at]
 
@@ -633,14 +632,3 @@ def check_held_out(train: list[Task], evaluation: list[Task]) -> None:
             f"{len(overlap)} evaluation tasks are also training tasks (e.g. {overlap[0]!r}); "
             "held-out tasks must never be trained on: use disjoint splits"
         )
-
-
-def report_rows(store: Store, experiment_id: str) -> list[dict]:
-    """One row per round (base first) for `a3t report` and ListRounds."""
-    rows = []
-    base = store.evaluation(experiment_id, BASE_ROUND)
-    if base is not None:
-        rows.append({"round": "base", "phase": "done", "stats": {}, "eval": base})
-    for r in store.rounds(experiment_id):
-        rows.append({**r, "eval": store.evaluation(experiment_id, r["round"])})
-    return rows

@@ -28,7 +28,7 @@ Where the critic scored (critic, hybrid), its agreement with the env check is re
 round stats: precision and recall of the critic's kept set against the won trajectories, and the
 AUC of its scores against won (`agreement`).
 
-Every decision is returned with its reason, for the store.
+Every decision (a3t_controller.store.Decision) is returned with its reason, for the store.
 """
 
 from __future__ import annotations
@@ -39,11 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from a3t_controller.config import ExperimentConfig
-from a3t_controller.store import StoredTrajectory
-
-Decision = tuple[
-    str, str, bool, float | None, str
-]  # (trajectory_id, selector, kept, score, reason)
+from a3t_controller.store import CriticAgreement, Decision, RoundStats, StoredTrajectory
 
 # Outcomes of the critic's rank rule for one eligible candidate.
 KEPT, OUTSIDE, OVER_CAP = "kept", "outside the top fraction", "over the per-task cap"
@@ -63,14 +59,14 @@ def select_env(candidates: Sequence[StoredTrajectory], cap: int) -> list[Decisio
     kept_per_task: dict[str, int] = defaultdict(int)
     for cand in sorted(candidates, key=lambda c: (c.task_id, len(c.trajectory.steps), c.attempt)):
         if not cand.won:
-            decisions.append((cand.trajectory_id, "env", False, None, "not won"))
+            decisions.append(Decision(cand.trajectory_id, "env", False, None, "not won"))
         elif kept_per_task[cand.task_id] >= cap:
-            decisions.append(
-                (cand.trajectory_id, "env", False, None, f"won, but over the per-task cap ({cap})")
-            )
+            reason = f"won, but over the per-task cap ({cap})"
+            decisions.append(Decision(cand.trajectory_id, "env", False, None, reason))
         else:
             kept_per_task[cand.task_id] += 1
-            decisions.append((cand.trajectory_id, "env", True, None, "won (binarised reward 1)"))
+            reason = "won (binarised reward 1)"
+            decisions.append(Decision(cand.trajectory_id, "env", True, None, reason))
     return decisions
 
 
@@ -108,12 +104,11 @@ def select_critic(
     for score, cand in scored:
         if score is None:
             decisions.append(
-                (cand.trajectory_id, "critic", False, None, "critic answer unparseable")
+                Decision(cand.trajectory_id, "critic", False, None, "critic answer unparseable")
             )
         elif score < threshold:
-            decisions.append(
-                (cand.trajectory_id, "critic", False, score, f"score {score:g} < {threshold:g}")
-            )
+            reason = f"score {score:g} < {threshold:g}"
+            decisions.append(Decision(cand.trajectory_id, "critic", False, score, reason))
         else:
             reason = {
                 KEPT: f"score {score:g} >= {threshold:g}, in the top fraction",
@@ -121,7 +116,7 @@ def select_critic(
                 OVER_CAP: f"score {score:g}, but over the per-task cap ({cap})",
             }[outcome[cand.trajectory_id]]
             kept = outcome[cand.trajectory_id] == KEPT
-            decisions.append((cand.trajectory_id, "critic", kept, score, reason))
+            decisions.append(Decision(cand.trajectory_id, "critic", kept, score, reason))
     return decisions
 
 
@@ -144,7 +139,7 @@ def select_oracle(
     for cand in candidates:
         verdict = outcome.get(cand.trajectory_id)
         reason = reasons[verdict] if verdict else "not won"
-        decisions.append((cand.trajectory_id, "oracle", verdict == KEPT, None, reason))
+        decisions.append(Decision(cand.trajectory_id, "oracle", verdict == KEPT, None, reason))
     return decisions
 
 
@@ -162,7 +157,7 @@ def select_random(
         OVER_CAP: f"in the random top {top_fraction:.0%}, but over the per-task cap ({cap})",
     }
     return [
-        (
+        Decision(
             c.trajectory_id,
             "random",
             outcome[c.trajectory_id] == KEPT,
@@ -209,20 +204,17 @@ def agreement(
     candidates: Sequence[StoredTrajectory],
     critic: Sequence[Decision],
     scores: Mapping[str, float | None],
-) -> dict[str, float | None]:
-    """The critic against the env check, as round stats: precision and recall of the critic's
-    kept set against won, and the AUC of its scores against won (unparseable answers left out
-    of the AUC; they are never kept)."""
-    kept = {t: k for t, _, k, _, _ in critic}
+) -> CriticAgreement:
+    """The critic against the env check: precision and recall of the critic's kept set against
+    won, and the AUC of its scores against won (unparseable answers left out of the AUC; they
+    are never kept)."""
+    kept = {d.trajectory_id: d.kept for d in critic}
     precision, recall = precision_recall(
         [kept[c.trajectory_id] for c in candidates], [c.won for c in candidates]
     )
     parsed = [c for c in candidates if scores.get(c.trajectory_id) is not None]
-    return {
-        "critic_precision": precision,
-        "critic_recall": recall,
-        "critic_auc": auc([scores[c.trajectory_id] for c in parsed], [c.won for c in parsed]),
-    }
+    won = [c.won for c in parsed]
+    return CriticAgreement(precision, recall, auc([scores[c.trajectory_id] for c in parsed], won))
 
 
 def select(
@@ -230,7 +222,7 @@ def select(
     config: ExperimentConfig,
     scores: Mapping[str, float | None],
     round_: int,
-) -> tuple[list[Decision], dict]:
+) -> tuple[list[Decision], RoundStats]:
     """Runs the configured selector(s) on round `round_`'s candidates; returns the decisions and
     round stats."""
     decisions: list[Decision] = []
@@ -256,15 +248,18 @@ def select(
             config.critic_top_fraction,
             config.critic_per_task_cap,
         )
-    stats: dict = {"selector": config.selector, "candidates": len(candidates)}
-    for name, rows in judged.items():
+    for rows in judged.values():
         decisions += rows
-        stats[f"kept_{name}"] = sum(kept for _, _, kept, _, _ in rows)
     env, critic = judged.get("env"), judged.get("critic")
+    both = None
     if env is not None and critic is not None and candidates:
-        env_kept = {t: k for t, _, k, _, _ in env}
-        agree = sum(env_kept[t] == k for t, _, k, _, _ in critic)
-        stats["critic_env_agreement"] = agree / len(candidates)
-    if critic is not None:
-        stats |= agreement(candidates, critic, scores)
+        env_kept = {d.trajectory_id: d.kept for d in env}
+        both = sum(env_kept[d.trajectory_id] == d.kept for d in critic) / len(candidates)
+    stats = RoundStats(
+        selector=config.selector,
+        candidates=len(candidates),
+        kept={name: sum(d.kept for d in rows) for name, rows in judged.items()},
+        critic_env_agreement=both,
+        critic=agreement(candidates, critic, scores) if critic is not None else None,
+    )
     return decisions, stats

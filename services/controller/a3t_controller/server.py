@@ -19,7 +19,8 @@ from a3t.controller.v1 import controller_pb2_grpc
 from a3t.errors import ConfigError, FailedPrecondition, InvalidArgument
 from a3t.paging import newest_first
 from a3t_controller.config import ExperimentConfig, load_config_yaml
-from a3t_controller.rounds import PHASES, Progress, RoundRunner, Services
+from a3t_controller.ports import Services
+from a3t_controller.rounds import PHASES, Progress, RoundRunner
 from a3t_controller.store import ExperimentRow, Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ _STATES = {
     "failed": pb.EXPERIMENT_STATE_FAILED,
     "cancelled": pb.EXPERIMENT_STATE_CANCELLED,
 }
-_PHASES = {name: i + 1 for i, name in enumerate(PHASES)}  # matches the RoundPhase enum order
+# Each phase to the RoundPhase value of its name (a phase without one fails at import).
+_PHASES = {name: pb.RoundPhase.Value(f"ROUND_PHASE_{name.upper()}") for name in PHASES}
 _SELECTORS = {
     pb.SELECTOR_UNSPECIFIED: "env",
     pb.SELECTOR_ENV: "env",
@@ -178,20 +180,20 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
         exp = self._store.experiment(request.experiment_id)
         rounds = []
         for r in self._store.rounds(exp.experiment_id):
-            s, ev = r["stats"], self._store.evaluation(exp.experiment_id, r["round"])
+            s, ev = r.stats, self._store.evaluation(exp.experiment_id, r.round)
             rounds.append(
                 pb.Round(
-                    round=r["round"],
-                    phase=_PHASES[r["phase"]],
-                    attempt_solved=s.get("attempt_solved", 0),
-                    attempt_total=s.get("attempt_total", 0),
-                    explore_solved=s.get("explore_solved", 0),
-                    selected=s.get("selected", 0),
-                    pool_size=s.get("pool_size", 0),
-                    adapter=s.get("adapter", ""),
-                    eval_success_rate=ev["success_rate"] if ev else 0.0,
-                    eval_success_by_type=ev["by_type"] if ev else {},
-                    cumulative_success_rate=ev["cumulative_success_rate"] if ev else 0.0,
+                    round=r.round,
+                    phase=_PHASES[r.phase],
+                    attempt_solved=s.attempt_solved or 0,
+                    attempt_total=s.attempt_total or 0,
+                    explore_solved=s.explore_solved or 0,
+                    selected=s.selected or 0,
+                    pool_size=s.pool_size or 0,
+                    adapter=s.adapter or "",
+                    eval_success_rate=ev.success_rate if ev else 0.0,
+                    eval_success_by_type=ev.by_type if ev else {},
+                    cumulative_success_rate=ev.cumulative_success_rate if ev else 0.0,
                 )
             )
         return pb.ListRoundsResponse(rounds=rounds)

@@ -15,9 +15,9 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,178 @@ class StoredTrajectory:
     trajectory: Trajectory
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One selector's verdict on one explored trajectory, with the reason recorded for it
+    (a3t_controller.select); `score` is the critic's, None for the other selectors."""
+
+    trajectory_id: str
+    selector: str
+    kept: bool
+    score: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class CriticAgreement:
+    """The critic against the env check, where the critic scored (a3t_controller.select): the
+    precision and recall of its kept set against the won trajectories, and the AUC of its scores;
+    each None where it is undefined (nothing kept, nothing won, one class only)."""
+
+    precision: float | None
+    recall: float | None
+    auc: float | None
+
+
+# RoundStats' dict fields and how each entry is named in the stored JSON: (prefix, suffix)
+# around the phase, selector or metric name.
+_KEYED = {
+    "kept": ("kept_", ""),
+    "train_metrics": ("train_", ""),
+    "wall_s": ("wall_s_", ""),
+    "cpu_s": ("cpu_s_", ""),
+    "rollouts_retried": ("", "_rollouts_retried"),
+    "groups_dropped": ("", "_groups_dropped"),
+}
+_CRITIC_KEYS = {"precision": "critic_precision", "recall": "critic_recall", "auc": "critic_auc"}
+
+
+@dataclass(frozen=True)
+class RoundStats:
+    """What a round's phases recorded; a field stays None (a dict empty) until its phase has
+    recorded it. Each phase's stats are merged into the earlier phases' (Store.set_round_phase).
+
+    Stored as one flat JSON object, the rounds table's stats_json, which the benchmarks read
+    with SQL: a field is the key of its name, a dict field one key per entry (`_KEYED`: wall_s
+    {"train": 3.2} is "wall_s_train", groups_dropped {"explore": 1} "explore_groups_dropped"),
+    `critic` the three keys "critic_precision", "critic_recall", "critic_auc".
+    """
+
+    # attempt: the round's policy, greedy, once on every training task
+    attempt_total: int | None = None
+    attempt_solved: int | None = None
+    train_level: int | None = None  # with a curriculum: the generated level trained on
+    train_split: str | None = None  # with a curriculum: that level's split
+    # explore: the failed tasks, with sampled actions
+    explore_failed_tasks: int | None = None
+    explore_episodes: int | None = None  # stored, less the dropped groups'
+    explore_won: int | None = None
+    explore_solved: int | None = None  # failed tasks that some exploration won
+    explore_probability: float | None = None
+    # select
+    selector: str | None = None
+    candidates: int | None = None
+    kept: dict[str, int] = field(default_factory=dict)  # selector -> trajectories it kept
+    critic_env_agreement: float | None = None  # hybrid: share of candidates judged alike
+    critic: CriticAgreement | None = None  # where the critic scored
+    explained: int | None = None  # kept trajectories ActRe explained at selection
+    # compose
+    selected: int | None = None  # kept by every selector
+    pool_added: int | None = None
+    pool_size: int | None = None  # the accumulated pool after this round
+    pool_positive: int | None = None
+    pool_negative: int | None = None
+    negatives_truncated: int | None = None
+    base_negatives_dropped: int | None = None
+    # train
+    adapter: str | None = None  # the adapter this round trained
+    train_examples: int | None = None
+    train_chat_examples: int | None = None
+    train_metrics: dict[str, float] = field(default_factory=dict)  # the trainer's, by name
+    # evaluate, promote
+    eval_success_rate: float | None = None
+    cumulative_success_rate: float | None = None  # tasks solved by any round so far
+    promoted: str | None = None
+    # per phase: seconds (CPU where measured), rollouts played again, task groups dropped
+    wall_s: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    rollouts_retried: dict[str, int] = field(default_factory=dict)
+    groups_dropped: dict[str, int] = field(default_factory=dict)
+    forked_from: str | None = None  # the experiment whose explored data this round selects
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The stored flat JSON object (the fields that are set)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _KEYED:
+                prefix, suffix = _KEYED[f.name]
+                out |= {f"{prefix}{k}{suffix}": v for k, v in value.items()}
+            elif f.name == "critic":
+                if value is not None:
+                    out |= {key: getattr(value, name) for name, key in _CRITIC_KEYS.items()}
+            elif value is not None:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> RoundStats:
+        """Reads the stored JSON object; a key no field knows (a store written by another
+        version) is left out."""
+        plain = {f.name for f in fields(cls)} - set(_KEYED) - {"critic"}
+        values: dict[str, Any] = {k: v for k, v in data.items() if k in plain}
+        keyed: dict[str, dict[str, Any]] = {name: {} for name in _KEYED}
+        for key, value in data.items():
+            if key in plain or key in _CRITIC_KEYS.values():
+                continue
+            for name, (prefix, suffix) in _KEYED.items():
+                if key.startswith(prefix) and key.endswith(suffix):
+                    keyed[name][key[len(prefix) : len(key) - len(suffix)]] = value
+                    break
+        if _CRITIC_KEYS["auc"] in data:  # the three are recorded together
+            values["critic"] = CriticAgreement(
+                **{name: data.get(key) for name, key in _CRITIC_KEYS.items()}
+            )
+        return cls(**values, **keyed)
+
+
+@dataclass(frozen=True)
+class RoundRow:
+    experiment_id: str
+    round: int
+    phase: str  # the phase it is in (a3t_controller.rounds.PHASES); "done" when finished
+    policy_adapter: str  # the adapter it explores with ("" = the base model)
+    explore_probability: float
+    level: int  # the curriculum's generated level; 0 without a curriculum
+    stats: RoundStats
+    start_time: float
+    end_time: float | None  # None until done
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    experiment_id: str
+    round: int
+    request_id: str
+    run_id: str
+    state: str  # running, succeeded or failed
+    dataset_uri: str
+    output_uri: str
+    n_examples: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class AdapterRow:
+    experiment_id: str
+    version: int  # round + 1: version 0 is the base model
+    name: str
+    uri: str
+    round: int  # the round that trained it
+    promoted: bool
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    experiment_id: str
+    round: int  # -1: the base model
+    adapter: str
+    n_tasks: int
+    success_rate: float
+    by_type: dict[str, float]  # task type -> success rate
+    cumulative_success_rate: float
+
+
 # (table, column, declaration) added after the first schema; ALTER TABLE adds them to old stores.
 ADDED_COLUMNS = (
     ("pool", "train_steps", "INTEGER NOT NULL DEFAULT 0"),
@@ -295,32 +467,29 @@ class Store:
             (experiment_id, round_, policy_adapter, p, level, time.time()),
         )
 
-    def round(self, experiment_id: str, round_: int) -> dict[str, Any] | None:
+    def round(self, experiment_id: str, round_: int) -> RoundRow | None:
         row = self._db.execute(
             "SELECT * FROM rounds WHERE experiment_id = ? AND round = ?", (experiment_id, round_)
         ).fetchone()
-        if row is None:
-            return None
-        data = dict(row)
-        data["stats"] = json.loads(data.pop("stats_json"))
-        return data
+        return None if row is None else _round(row)
 
-    def rounds(self, experiment_id: str) -> list[dict[str, Any]]:
+    def rounds(self, experiment_id: str) -> list[RoundRow]:
         rows = self._db.execute(
-            "SELECT round FROM rounds WHERE experiment_id = ? ORDER BY round", (experiment_id,)
-        ).fetchall()
-        return [self.round(experiment_id, r["round"]) for r in rows]
+            "SELECT * FROM rounds WHERE experiment_id = ? ORDER BY round", (experiment_id,)
+        )
+        return [_round(r) for r in rows]
 
     def set_round_phase(
-        self, experiment_id: str, round_: int, phase: str, stats: dict[str, Any] | None = None
+        self, experiment_id: str, round_: int, phase: str, stats: RoundStats | None = None
     ) -> None:
-        """Moves a round to `phase`, merging `stats` into its stats; both in one transaction."""
+        """Moves a round to `phase`, merging `stats` into its stats; both in one transaction.
+        The merge is over the stored JSON, so keys this version does not know are kept."""
         with self.transaction() as db:
             row = db.execute(
                 "SELECT stats_json FROM rounds WHERE experiment_id = ? AND round = ?",
                 (experiment_id, round_),
             ).fetchone()
-            merged = {**json.loads(row["stats_json"]), **(stats or {})}
+            merged = {**json.loads(row["stats_json"]), **(stats or RoundStats()).to_json_dict()}
             db.execute(
                 "UPDATE rounds SET phase = ?, stats_json = ?, end_time = ? "
                 "WHERE experiment_id = ? AND round = ?",
@@ -453,34 +622,35 @@ class Store:
             f"SELECT COUNT(*) FROM {table} WHERE experiment_id = ?", (experiment_id,)
         ).fetchone()[0]
 
-    def step_rows(self, trajectory_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT * FROM steps WHERE trajectory_id = ? ORDER BY step_index", (trajectory_id,)
-        )
-        return [dict(r) for r in rows]
-
     # --- selection, pool
 
     def record_selection(
-        self,
-        experiment_id: str,
-        round_: int,
-        rows: list[tuple[str, str, bool, float | None, str]],
+        self, experiment_id: str, round_: int, decisions: Sequence[Decision]
     ) -> None:
-        """rows: (trajectory_id, selector, kept, score, reason)."""
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO selections VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(experiment_id, round_, t, s, int(k), sc, r) for t, s, k, sc, r in rows],
+                [
+                    (
+                        experiment_id,
+                        round_,
+                        d.trajectory_id,
+                        d.selector,
+                        int(d.kept),
+                        d.score,
+                        d.reason,
+                    )
+                    for d in decisions
+                ],
             )
 
-    def selections(self, experiment_id: str, round_: int) -> list[dict[str, Any]]:
+    def selections(self, experiment_id: str, round_: int) -> list[Decision]:
         rows = self._db.execute(
-            "SELECT * FROM selections WHERE experiment_id = ? AND round = ? "
-            "ORDER BY trajectory_id, selector",
+            "SELECT trajectory_id, selector, kept, score, reason FROM selections "
+            "WHERE experiment_id = ? AND round = ? ORDER BY trajectory_id, selector",
             (experiment_id, round_),
         )
-        return [dict(r) for r in rows]
+        return [Decision(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
 
     def add_to_pool(
         self, experiment_id: str, round_: int, weighted: list[tuple[str, float, int]]
@@ -510,14 +680,6 @@ class Store:
                 traj = dataclasses.replace(traj, steps=traj.steps[: r["train_steps"]])
             out.append((r["weight"], traj))
         return out
-
-    def pooled_splits(self, experiment_id: str) -> set[str]:
-        rows = self._db.execute(
-            "SELECT DISTINCT t.split FROM pool p JOIN trajectories t USING (trajectory_id) "
-            "WHERE p.experiment_id = ?",
-            (experiment_id,),
-        )
-        return {r["split"] for r in rows}
 
     # --- training, adapters, evaluations
 
@@ -549,12 +711,16 @@ class Store:
             ),
         )
 
-    def training(self, experiment_id: str, round_: int) -> dict[str, Any] | None:
+    def training(self, experiment_id: str, round_: int) -> TrainingRow | None:
         row = self._db.execute(
             "SELECT * FROM training_runs WHERE experiment_id = ? AND round = ?",
             (experiment_id, round_),
         ).fetchone()
-        return None if row is None else dict(row)
+        if row is None:
+            return None
+        data = dict(row)
+        metrics = json.loads(data.pop("metrics_json"))
+        return TrainingRow(**data, metrics=metrics)
 
     def add_adapter(
         self, experiment_id: str, version: int, name: str, uri: str, round_: int
@@ -566,29 +732,29 @@ class Store:
         )
 
     def promote_adapter(self, experiment_id: str, version: int) -> None:
-        if self.evaluation(experiment_id, self.adapter(experiment_id, version)["round"]) is None:
+        if self.evaluation(experiment_id, self.adapter(experiment_id, version).round) is None:
             raise ValueError(f"adapter version {version} has no evaluation; evaluate it first")
         self._db.execute(
             "UPDATE adapters SET promoted = 1 WHERE experiment_id = ? AND version = ?",
             (experiment_id, version),
         )
 
-    def adapter(self, experiment_id: str, version: int) -> dict[str, Any]:
+    def adapter(self, experiment_id: str, version: int) -> AdapterRow:
         row = self._db.execute(
             "SELECT * FROM adapters WHERE experiment_id = ? AND version = ?",
             (experiment_id, version),
         ).fetchone()
         if row is None:
             raise NotFound(f"experiment {experiment_id} has no adapter version {version}")
-        return dict(row)
+        return _adapter(row)
 
-    def promoted_adapter(self, experiment_id: str) -> dict[str, Any] | None:
+    def promoted_adapter(self, experiment_id: str) -> AdapterRow | None:
         row = self._db.execute(
             "SELECT * FROM adapters WHERE experiment_id = ? AND promoted = 1 "
             "ORDER BY version DESC LIMIT 1",
             (experiment_id,),
         ).fetchone()
-        return None if row is None else dict(row)
+        return None if row is None else _adapter(row)
 
     def drop_group(
         self, experiment_id: str, round_: int, phase: str, task_id: str, tries: int, reason: str
@@ -618,7 +784,7 @@ class Store:
         round 0. Whether their configs explore alike is the caller's check (`explores_alike`).
         """
         source = self.round(source_id, 0)
-        if source is None or source["phase"] in ("attempt", "explore"):
+        if source is None or source.phase in ("attempt", "explore"):
             raise FailedPrecondition(
                 f"experiment {source_id!r} has not finished exploring round 0; fork it after"
             )
@@ -645,26 +811,33 @@ class Store:
             self.record_evaluation(
                 experiment_id,
                 -1,
-                base["adapter"],
-                base["n_tasks"],
-                base["success_rate"],
-                base["by_type"],
-                base["cumulative_success_rate"],
+                base.adapter,
+                base.n_tasks,
+                base.success_rate,
+                base.by_type,
+                base.cumulative_success_rate,
             )
         self.start_round(
-            experiment_id,
-            0,
-            source["policy_adapter"],
-            source["explore_probability"],
-            source["level"],
+            experiment_id, 0, source.policy_adapter, source.explore_probability, source.level
         )
-        explored = {
-            k: v
-            for k, v in source["stats"].items()
-            if k.startswith(("attempt_", "explore_", "train_level", "train_split"))
-            or k.endswith(("_attempt", "_explore"))
-        }
-        self.set_round_phase(experiment_id, 0, "select", {**explored, "forked_from": source_id})
+        s, phases = source.stats, ("attempt", "explore")
+        explored = RoundStats(
+            attempt_total=s.attempt_total,
+            attempt_solved=s.attempt_solved,
+            train_level=s.train_level,
+            train_split=s.train_split,
+            explore_failed_tasks=s.explore_failed_tasks,
+            explore_episodes=s.explore_episodes,
+            explore_won=s.explore_won,
+            explore_solved=s.explore_solved,
+            explore_probability=s.explore_probability,
+            wall_s={k: v for k, v in s.wall_s.items() if k in phases},
+            cpu_s={k: v for k, v in s.cpu_s.items() if k in phases},
+            rollouts_retried={k: v for k, v in s.rollouts_retried.items() if k in phases},
+            groups_dropped={k: v for k, v in s.groups_dropped.items() if k in phases},
+            forked_from=source_id,
+        )
+        self.set_round_phase(experiment_id, 0, "select", explored)
         return copied
 
     def record_evaluation(
@@ -690,7 +863,7 @@ class Store:
             ),
         )
 
-    def evaluation(self, experiment_id: str, round_: int) -> dict[str, Any] | None:
+    def evaluation(self, experiment_id: str, round_: int) -> EvaluationRow | None:
         row = self._db.execute(
             "SELECT * FROM evaluations WHERE experiment_id = ? AND round = ?",
             (experiment_id, round_),
@@ -698,8 +871,8 @@ class Store:
         if row is None:
             return None
         data = dict(row)
-        data["by_type"] = json.loads(data.pop("by_type_json"))
-        return data
+        by_type = json.loads(data.pop("by_type_json"))
+        return EvaluationRow(**data, by_type=by_type)
 
 
 def _experiment(row: sqlite3.Row) -> ExperimentRow:
@@ -715,3 +888,13 @@ def _experiment(row: sqlite3.Row) -> ExperimentRow:
         error_message=row["error_message"],
         create_time=row["create_time"],
     )
+
+
+def _round(row: sqlite3.Row) -> RoundRow:
+    data = dict(row)
+    stats = RoundStats.from_json_dict(json.loads(data.pop("stats_json")))
+    return RoundRow(**data, stats=stats)
+
+
+def _adapter(row: sqlite3.Row) -> AdapterRow:
+    return AdapterRow(**{**dict(row), "promoted": bool(row["promoted"])})

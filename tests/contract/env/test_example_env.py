@@ -137,10 +137,10 @@ async def test_one_controller_round_on_the_example_env(env_channel, tmp_path):
     await RoundRunner(store, services, tmp_path / "artifacts").run(exp.experiment_id)
 
     assert store.experiment(exp.experiment_id).state == "succeeded"
-    stats = store.round(exp.experiment_id, 0)["stats"]
-    assert stats["attempt_solved"] == 0 and stats["explore_failed_tasks"] == 6
+    stats = store.round(exp.experiment_id, 0).stats
+    assert stats.attempt_solved == 0 and stats.explore_failed_tasks == 6
     explored = store.trajectories(exp.experiment_id, 0, "explore")
-    assert len(explored) == 6 * 6 and stats["explore_solved"] >= 4
+    assert len(explored) == 6 * 6 and stats.explore_solved >= 4
     # Exploration sampled only moves (look is the env's skipped verb) and ActRe explained the
     # kept wins with the env's own prompt.
     actions = {s.action for t in explored for s in t.trajectory.steps}
@@ -153,7 +153,7 @@ async def test_one_controller_round_on_the_example_env(env_channel, tmp_path):
     first = policy.prompts[0]
     assert first[0].content == SPEC.prompts.policy_system
     assert first[1].content == SPEC.prompts.examples[""].observation
-    assert store.evaluation(exp.experiment_id, 0)["n_tasks"] == 2
+    assert store.evaluation(exp.experiment_id, 0).n_tasks == 2
 
 
 def test_the_plugin_imports_nothing_of_the_services():

@@ -15,7 +15,7 @@ CURRICULUM = dict(rounds=4, curriculum_train_count=4, curriculum_seed=7)
 
 
 def levels_of(store, eid):
-    return [r["level"] for r in store.rounds(eid)]
+    return [r.level for r in store.rounds(eid)]
 
 
 @pytest.mark.parametrize(
@@ -37,14 +37,14 @@ async def test_levels_follow_the_attempt_success_rate(tmp_path, levels, threshol
     splits = [f"gen_l{level}_s7_n4" for level in expected]
     assert env.generated == [(s, level, 7, 4) for s, level in zip(splits, expected, strict=True)]
     rounds = store.rounds(eid)
-    assert [r["stats"]["train_level"] for r in rounds] == expected
-    assert [r["stats"]["train_split"] for r in rounds] == splits
-    assert [r["stats"]["attempt_solved"] for r in rounds] == [0, 2, 2, 2]
+    assert [r.stats.train_level for r in rounds] == expected
+    assert [r.stats.train_split for r in rounds] == splits
+    assert [r.stats.attempt_solved for r in rounds] == [0, 2, 2, 2]
     # Each round attempted its level's games, never train_split; the pool spans the levels.
     for r, split in enumerate(splits):
         assert {t.trajectory.task.split for t in store.trajectories(eid, r, "attempt")} == {split}
         assert len(store.trajectories(eid, r, "attempt")) == 4
-    assert store.pooled_splits(eid) == set(splits)
+    assert {t.task.split for _, t in store.pool(eid)} == set(splits)
     assert {t.trajectory.task.split for t in store.trajectories(eid, phase="eval")} == {"eval"}
     from a3t_controller.report import markdown_report
 
@@ -77,7 +77,7 @@ async def test_resume_after_crash_finds_the_same_levels(tmp_path, crash_round, c
     await runner.run(eid)
     assert store.experiment(eid).state == "succeeded"
     assert levels_of(store, eid) == [1, 1, 3, 4]
-    assert [r["stats"]["train_level"] for r in store.rounds(eid)] == [1, 1, 3, 4]
+    assert [r.stats.train_level for r in store.rounds(eid)] == [1, 1, 3, 4]
     keys = [(t.round, t.phase, t.task_id, t.attempt) for t in store.trajectories(eid)]
     assert len(keys) == len(set(keys))
 

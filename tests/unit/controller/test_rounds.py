@@ -2,6 +2,7 @@
 evaluation, promotion, and resuming after a crash with nothing redone or lost."""
 
 import json
+import sqlite3
 
 import pytest
 
@@ -11,7 +12,7 @@ from a3t_controller.config import ExperimentConfig
 from a3t_controller.ports import Services
 from a3t_controller.report import markdown_report
 from a3t_controller.rounds import BASE_ROUND, RoundRunner, check_held_out
-from a3t_controller.store import Store
+from a3t_controller.store import CriticAgreement, Store
 from tests.unit.controller.fakes import (
     FakeActRe,
     FakeCritic,
@@ -20,6 +21,16 @@ from tests.unit.controller.fakes import (
     FakeTrainer,
     tasks,
 )
+
+
+def step_rows(store: Store, trajectory_id: str) -> list[dict]:
+    """The steps table's rows of one trajectory, as a user reads them with SQL."""
+    with sqlite3.connect(store.path) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute(
+            "SELECT * FROM steps WHERE trajectory_id = ? ORDER BY step_index", (trajectory_id,)
+        )
+        return [dict(r) for r in rows]
 
 
 def make(tmp_path, on_progress=None, cpu_clock=None, with_critic=True, **overrides):
@@ -67,22 +78,22 @@ async def test_two_rounds_persist_everything(tmp_path):
     assert store.experiment(eid).state == "succeeded"
     # Round 0: the base policy fails every task; exploration with p=1 solves them via ActRe.
     r0 = store.round(eid, 0)
-    assert r0["phase"] == "done"
-    assert r0["stats"]["attempt_solved"] == 0 and r0["stats"]["explore_failed_tasks"] == 6
+    assert r0.phase == "done"
+    assert r0.stats.attempt_solved == 0 and r0.stats.explore_failed_tasks == 6
     explored = store.trajectories(eid, 0, "explore")
     winners = [t for t in explored if t.won]
     assert winners and actre.calls > 0
     # Selection is recorded with reasons; at most 2 positives per task, the shortest wins.
     sel = store.selections(eid, 0)
     assert len(sel) == len(explored)
-    kept = {s["trajectory_id"] for s in sel if s["kept"]}
-    assert {s["reason"] for s in sel if s["kept"]} == {"won (binarised reward 1)"}
-    assert r0["stats"]["selected"] == len(kept) <= 12
-    assert r0["stats"]["explained"] == len(kept)
-    assert r0["stats"]["explore_episodes"] == 6 * 6  # all K attempts: the cap is selection's
+    kept = {s.trajectory_id for s in sel if s.kept}
+    assert {s.reason for s in sel if s.kept} == {"won (binarised reward 1)"}
+    assert r0.stats.selected == len(kept) <= 12
+    assert r0.stats.explained == len(kept)
+    assert r0.stats.explore_episodes == 6 * 6  # all K attempts: the cap is selection's
     for t in winners:
         others = [w for w in winners if w.task_id == t.task_id and w.trajectory_id in kept]
-        steps = store.step_rows(t.trajectory_id)
+        steps = step_rows(store, t.trajectory_id)
         assert all(s["synthesised"] == 1 and s["source"] in ("sampled", "forced") for s in steps)
         if t.trajectory_id in kept:  # explained by ActRe once kept, in the store too
             assert all(s["thought"].endswith("may help with the task") for s in steps)
@@ -121,7 +132,7 @@ async def test_two_rounds_persist_everything(tmp_path):
     for ws in round0:  # every success weighs each of its steps the same: 1/(K'+1) x mean steps
         mean = sum(n for _, n in ws) / len(ws)
         assert all(abs(w * n - mean / (len(ws) + 1)) < 1e-9 for w, n in ws)
-    assert r0["stats"]["base_negatives_dropped"] == len(round0)
+    assert r0.stats.base_negatives_dropped == len(round0)
     round1 = [ws for (r, _), ws in by_task.items() if r == 1]
     assert all(ws == [(1.0, ws[0][1])] or abs(sum(w * n for w, n in ws)) < 1e-9 for ws in round1)
     assert any(w < 0 for ws in round1 for w, _ in ws)
@@ -132,20 +143,20 @@ async def test_two_rounds_persist_everything(tmp_path):
     # The failures ran to the step limit (6): each was cut unless its task's longest success
     # took 6 steps too (exploration draws are seeded by the experiment's id, so that varies).
     cut = sum(1 for ws in round1 for w, _ in ws if w < 0 and max(n for v, n in ws if v > 0) < 6)
-    assert store.round(eid, 1)["stats"]["negatives_truncated"] == cut > 0
+    assert store.round(eid, 1).stats.negatives_truncated == cut > 0
     assert all(t.task.split == "train" for _, t in pool)
     # Round 1 used round 0's adapter; it solves even tasks directly (+1 each) .
     r1 = store.round(eid, 1)
-    assert r1["policy_adapter"] == "t-round-0"
-    assert r1["stats"]["attempt_solved"] == 3
+    assert r1.policy_adapter == "t-round-0"
+    assert r1.stats.attempt_solved == 3
     assert trainer.requests[1].epochs == 6 and trainer.requests[0].epochs == 10
     # Evaluations: base, then both rounds; the adapters were promoted after evaluation.
     base = store.evaluation(eid, BASE_ROUND)
-    assert base["success_rate"] == 0.0
+    assert base.success_rate == 0.0
     ev = store.evaluation(eid, 1)
-    assert ev["success_rate"] == 0.5 and ev["cumulative_success_rate"] == 0.5
-    assert set(ev["by_type"]) == {"pick_and_place_simple", "look_at_obj_in_light"}
-    assert store.promoted_adapter(eid)["name"] == "t-round-1"
+    assert ev.success_rate == 0.5 and ev.cumulative_success_rate == 0.5
+    assert set(ev.by_type) == {"pick_and_place_simple", "look_at_obj_in_light"}
+    assert store.promoted_adapter(eid).name == "t-round-1"
     # Every episode released its policy cache and env session.
     assert env.sessions == {}
     assert len(policy.ended) == store.count("trajectories", eid)
@@ -175,15 +186,15 @@ async def test_crash_while_explaining_kept_episodes_resumes_in_select(tmp_path):
     actre.fail_after = 5  # in round 0 (p = 1) every ActRe call is selection's
     with pytest.raises(RuntimeError, match="simulated ActRe crash"):
         await runner.run(eid)
-    assert store.round(eid, 0)["phase"] == "select" and store.selections(eid, 0) == []
+    assert store.round(eid, 0).phase == "select" and store.selections(eid, 0) == []
     episodes = len(store.trajectories(eid, 0, "explore"))
     actre.fail_after = None
     await runner.run(eid)
     assert store.experiment(eid).state == "succeeded"
     assert len(store.trajectories(eid, 0, "explore")) == episodes  # no episode re-run
-    kept = {s["trajectory_id"] for s in store.selections(eid, 0) if s["kept"]}
+    kept = {s.trajectory_id for s in store.selections(eid, 0) if s.kept}
     for t in store.trajectories(eid, 0, "explore"):
-        thoughts = [s["thought"] for s in store.step_rows(t.trajectory_id)]
+        thoughts = [s["thought"] for s in step_rows(store, t.trajectory_id)]
         assert all(thoughts) == (t.trajectory_id in kept)
 
 
@@ -192,7 +203,7 @@ async def test_crash_in_training_resumes_at_training(tmp_path):
     trainer.fail = True
     with pytest.raises(RuntimeError):
         await runner.run(exp.experiment_id)
-    assert store.round(exp.experiment_id, 0)["phase"] == "train"
+    assert store.round(exp.experiment_id, 0).phase == "train"
     n = store.count("trajectories", exp.experiment_id)
     trainer.fail = False
     await runner.run(exp.experiment_id)
@@ -207,7 +218,7 @@ async def test_no_actre_baseline_explores_by_temperature(tmp_path):
     sources = {
         s["source"]
         for t in store.trajectories(exp.experiment_id, 0, "explore")
-        for s in store.step_rows(t.trajectory_id)
+        for s in step_rows(store, t.trajectory_id)
     }
     assert "temperature" in sources and "sampled" not in sources
 
@@ -237,7 +248,7 @@ async def test_base_negatives_on_balances_round_0(tmp_path):
     assert by_task and all(
         abs(sum(w * n for w, n in ws)) < 1e-9 and min(ws)[0] < 0 for ws in by_task.values()
     )
-    assert store.round(exp.experiment_id, 0)["stats"]["base_negatives_dropped"] == 0
+    assert store.round(exp.experiment_id, 0).stats.base_negatives_dropped == 0
 
 
 async def test_per_trajectory_weights_when_per_step_is_off(tmp_path):
@@ -262,9 +273,9 @@ async def test_sft_only_has_no_negative_weights(tmp_path):
 async def test_critic_and_hybrid_selection(tmp_path):
     store, runner, exp, *_ = make(tmp_path, selector="hybrid", rounds=1)
     await runner.run(exp.experiment_id)
-    stats = store.round(exp.experiment_id, 0)["stats"]
-    assert stats["critic_env_agreement"] > 0
-    assert {s["selector"] for s in store.selections(exp.experiment_id, 0)} == {"env", "critic"}
+    stats = store.round(exp.experiment_id, 0).stats
+    assert stats.critic_env_agreement > 0
+    assert {s.selector for s in store.selections(exp.experiment_id, 0)} == {"env", "critic"}
 
 
 @pytest.mark.parametrize("selector", ["oracle", "random"])
@@ -280,16 +291,16 @@ async def test_oracle_and_random_select_without_a_critic(tmp_path, selector):
     await runner.run(exp.experiment_id)
     rows = store.selections(exp.experiment_id, 0)
     explored = {t.trajectory_id: t for t in store.trajectories(exp.experiment_id, 0, "explore")}
-    assert {r["selector"] for r in rows} == {selector} and len(rows) == len(explored) == 36
-    kept = [explored[r["trajectory_id"]] for r in rows if r["kept"]]
-    stats = store.round(exp.experiment_id, 0)["stats"]
+    assert {r.selector for r in rows} == {selector} and len(rows) == len(explored) == 36
+    kept = [explored[r.trajectory_id] for r in rows if r.kept]
+    stats = store.round(exp.experiment_id, 0).stats
     # 6 failed tasks x 6 attempts, all eligible ranks in the top fraction, 1 per task: the oracle
     # keeps one win of each task exploration solved, random one trajectory of each task.
-    expected = stats["explore_solved"] if selector == "oracle" else 6
-    assert stats[f"kept_{selector}"] == len(kept) == stats["selected"] == expected
+    expected = stats.explore_solved if selector == "oracle" else 6
+    assert stats.kept[selector] == len(kept) == stats.selected == expected
     assert len({t.task_id for t in kept}) == expected
     assert [t.won for t in kept] == [True] * expected or selector == "random"
-    assert "critic_auc" not in stats
+    assert stats.critic is None
 
 
 async def test_report_shows_the_critics_agreement_where_it_scored(tmp_path):
@@ -297,9 +308,9 @@ async def test_report_shows_the_critics_agreement_where_it_scored(tmp_path):
         tmp_path, selector="hybrid", rounds=1, critic_top_fraction=1.0, critic_per_task_cap=9
     )
     await runner.run(exp.experiment_id)
-    stats = store.round(exp.experiment_id, 0)["stats"]
+    stats = store.round(exp.experiment_id, 0).stats
     # FakeCritic scores 9 a won and 2 a lost trajectory: it keeps exactly the won ones.
-    assert (stats["critic_precision"], stats["critic_recall"], stats["critic_auc"]) == (1, 1, 1)
+    assert stats.critic == CriticAgreement(1, 1, 1)
     lines = markdown_report(store, exp.experiment_id).splitlines()
     assert "| pool | critic precision | critic recall | critic AUC | eval success |" in lines[2]
     base, round_0 = lines[4], lines[5]
@@ -339,10 +350,10 @@ async def test_each_phase_records_its_wall_and_cpu_seconds(tmp_path):
     ticks = iter(range(0, 10_000, 3))  # the CPU clock advances 3 s per reading
     store, runner, exp, *_ = make(tmp_path, cpu_clock=lambda: float(next(ticks)), rounds=1)
     await runner.run(exp.experiment_id)
-    stats = store.round(exp.experiment_id, 0)["stats"]
+    stats = store.round(exp.experiment_id, 0).stats
     for phase in ("attempt", "explore", "select", "compose", "train", "evaluate", "promote"):
-        assert stats[f"cpu_s_{phase}"] == 3.0  # one reading at each phase boundary
-        assert stats[f"wall_s_{phase}"] >= 0
+        assert stats.cpu_s[phase] == 3.0  # one reading at each phase boundary
+        assert stats.wall_s[phase] >= 0
     report = markdown_report(store, exp.experiment_id)
     assert "| CPU min |" in report.splitlines()[2] and "| 0.3 |" in report  # 7 x 3 s
 
@@ -350,8 +361,8 @@ async def test_each_phase_records_its_wall_and_cpu_seconds(tmp_path):
 async def test_without_a_cpu_clock_only_wall_seconds_are_recorded(tmp_path):
     store, runner, exp, *_ = make(tmp_path, rounds=1)
     await runner.run(exp.experiment_id)
-    stats = store.round(exp.experiment_id, 0)["stats"]
-    assert "wall_s_train" in stats and not any(k.startswith("cpu_s_") for k in stats)
+    stats = store.round(exp.experiment_id, 0).stats
+    assert "train" in stats.wall_s and stats.cpu_s == {}
 
 
 async def test_chat_data_is_mixed_into_each_rounds_dataset(tmp_path):
@@ -367,7 +378,7 @@ async def test_chat_data_is_mixed_into_each_rounds_dataset(tmp_path):
     chats = [i for i in items if isinstance(i, WeightedChat)]
     assert trajectories and len(chats) == round(0.5 * len(trajectories))
     assert chats[0].messages[1].content == "hello"
-    assert store.round(exp.experiment_id, 0)["stats"]["train_chat_examples"] == len(chats)
+    assert store.round(exp.experiment_id, 0).stats.train_chat_examples == len(chats)
 
 
 async def test_a_bad_chat_file_fails_the_experiment_before_any_episode(tmp_path):
@@ -412,8 +423,8 @@ async def test_a_refused_rollout_is_played_again_and_stored_once(tmp_path):
     env.refuse = {task: range(1, 3)}  # its first two sessions are refused, the third plays
     await runner.run(exp.experiment_id)
     eid = exp.experiment_id
-    stats = store.round(eid, 0)["stats"]
-    assert (stats["attempt_rollouts_retried"], stats["attempt_groups_dropped"]) == (2, 0)
+    stats = store.round(eid, 0).stats
+    assert (stats.rollouts_retried["attempt"], stats.groups_dropped["attempt"]) == (2, 0)
     assert [t.task_id for t in store.trajectories(eid, 0, "attempt")].count(task) == 1
     assert store.dropped_groups(eid, 0, "attempt") == {}
 
@@ -426,10 +437,10 @@ async def test_a_rollout_that_keeps_failing_drops_its_tasks_group_for_the_phase(
     await runner.run(exp.experiment_id)
     eid = exp.experiment_id
     assert store.experiment(eid).state == "succeeded"
-    stats = store.round(eid, 0)["stats"]
-    assert (stats["explore_rollouts_retried"], stats["explore_groups_dropped"]) == (3, 1)
-    assert stats["explore_failed_tasks"] == 6
-    assert stats["explore_episodes"] == 5 * 6  # the dropped group's two are not counted
+    stats = store.round(eid, 0).stats
+    assert (stats.rollouts_retried["explore"], stats.groups_dropped["explore"]) == (3, 1)
+    assert stats.explore_failed_tasks == 6
+    assert stats.explore_episodes == 5 * 6  # the dropped group's two are not counted
     dropped = store.dropped_groups(eid, 0, "explore")
     assert list(dropped) == [task]
     assert "INVALID_ARGUMENT" in dropped[task]
@@ -438,7 +449,7 @@ async def test_a_rollout_that_keeps_failing_drops_its_tasks_group_for_the_phase(
     stored = store.trajectories(eid, 0, "explore", task)
     assert len(stored) == 2
     ids = {t.trajectory_id for t in store.trajectories(eid) if t.task_id == task}
-    assert not ids & {r["trajectory_id"] for r in store.selections(eid, 0)}
+    assert not ids & {r.trajectory_id for r in store.selections(eid, 0)}
     assert all(t.task.task_id != task for _, t in store.pool(eid))
     assert len({t.task.task_id for _, t in store.pool(eid)}) == 5
     lines = markdown_report(store, eid).splitlines()
@@ -453,12 +464,12 @@ async def test_a_failed_training_run_is_retried_under_a_new_request_id_on_resume
     with pytest.raises(RuntimeError, match="simulated trainer crash"):
         await runner.run(exp.experiment_id)
     eid = exp.experiment_id
-    assert store.training(eid, 0)["state"] == "failed"
+    assert store.training(eid, 0).state == "failed"
     assert store.experiment(eid).current_phase == "train"
     trainer.fail = False
     await runner.run(eid)  # what ResumeExperiment and `a3t run --name` do
     assert [r.request_id for r in trainer.requests] == [f"{eid}-round-0-retry1"]
-    assert store.training(eid, 0)["state"] == "succeeded"
+    assert store.training(eid, 0).state == "succeeded"
     assert store.experiment(eid).state == "succeeded"
 
 
@@ -497,8 +508,8 @@ async def test_a_fork_selects_the_sources_explored_data_without_exploring_again(
     assert explored(fork.experiment_id) == explored(source.experiment_id)
     assert copied == len(explored(source.experiment_id)) == 4 + 6 + 36
     assert env.creates - creates == 4  # only round 0's evaluation ran
-    assert {s["selector"] for s in store.selections(fork.experiment_id, 0)} == {"random"}
-    assert store.round(fork.experiment_id, 0)["stats"]["forked_from"] == source.experiment_id
+    assert {s.selector for s in store.selections(fork.experiment_id, 0)} == {"random"}
+    assert store.round(fork.experiment_id, 0).stats.forked_from == source.experiment_id
     ids = {t.trajectory_id for t in store.trajectories(source.experiment_id)}
     assert ids.isdisjoint(t.trajectory_id for t in store.trajectories(fork.experiment_id))
 

@@ -4,7 +4,7 @@ critic's agreement with the env check."""
 from a3t.trajectory import Step, Task, Trajectory
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.select import auc, precision_recall, select
-from a3t_controller.store import StoredTrajectory
+from a3t_controller.store import CriticAgreement, RoundStats, StoredTrajectory
 
 
 def cand(tid: str, task: str, attempt: int, won: bool, steps: int) -> StoredTrajectory:
@@ -32,8 +32,12 @@ CANDIDATES = [
 
 def by_id(decisions, selector):
     return {
-        t: (kept, score, reason) for t, sel, kept, score, reason in decisions if sel == selector
+        d.trajectory_id: (d.kept, d.score, d.reason) for d in decisions if d.selector == selector
     }
+
+
+def _key(decision):
+    return decision.trajectory_id, decision.selector
 
 
 def test_env_keeps_the_shortest_wins_up_to_the_cap():
@@ -43,7 +47,7 @@ def test_env_keeps_the_shortest_wins_up_to_the_cap():
     assert env["a0"] == (False, None, "won, but over the per-task cap (2)")
     assert env["a1"] == (False, None, "not won")
     assert env["a2"] == (True, None, "won (binarised reward 1)")
-    assert stats == {"selector": "env", "candidates": 6, "kept_env": 3}
+    assert stats == RoundStats(selector="env", candidates=6, kept={"env": 3})
 
 
 def test_critic_threshold_top_fraction_and_cap():
@@ -60,14 +64,12 @@ def test_critic_threshold_top_fraction_and_cap():
     assert critic["c0"] == (False, None, "critic answer unparseable")
     # Against won (a0 a2 a3 b0): kept a0 b0 a1 -> precision 2/3, recall 2/4. AUC over the parsed
     # scores (c0 left out): won 9 7.5 3 8.5 vs lost 8 -> 2 of 4 pairs ordered right.
-    assert stats == {
-        "selector": "critic",
-        "candidates": 6,
-        "kept_critic": 3,
-        "critic_precision": 2 / 3,
-        "critic_recall": 0.5,
-        "critic_auc": 0.5,
-    }
+    assert stats == RoundStats(
+        selector="critic",
+        candidates=6,
+        kept={"critic": 3},
+        critic=CriticAgreement(precision=2 / 3, recall=0.5, auc=0.5),
+    )
 
 
 def test_hybrid_reports_agreement():
@@ -83,11 +85,10 @@ def test_hybrid_reports_agreement():
     env, critic = by_id(decisions, "env"), by_id(decisions, "critic")
     assert set(env) == set(critic) == {c.trajectory_id for c in CANDIDATES}
     # env keeps a2 a3 b0; critic keeps a0 a1 a2 b0: they agree on a2, b0, c0 (both drop).
-    assert stats["critic_env_agreement"] == 3 / 6
+    assert stats.critic_env_agreement == 3 / 6
     # Critic kept a0 a1 a2 b0, won are a0 a2 a3 b0: precision 3/4, recall 3/4. AUC: won 9 7.5 3
     # 8.5 vs lost 8 1 -> 6 of 8 pairs ordered right.
-    assert (stats["critic_precision"], stats["critic_recall"]) == (0.75, 0.75)
-    assert stats["critic_auc"] == 0.75
+    assert stats.critic == CriticAgreement(precision=0.75, recall=0.75, auc=0.75)
 
 
 def test_oracle_applies_the_critic_rule_to_the_won():
@@ -104,7 +105,7 @@ def test_oracle_applies_the_critic_rule_to_the_won():
         "b0": (True, None, "won, in the top 75% (shortest first)"),
         "c0": (False, None, "not won"),
     }
-    assert stats == {"selector": "oracle", "candidates": 6, "kept_oracle": 2}
+    assert stats == RoundStats(selector="oracle", candidates=6, kept={"oracle": 2})
 
 
 def test_random_keeps_a_seeded_sample_by_the_critic_rule():
@@ -122,13 +123,13 @@ def test_random_keeps_a_seeded_sample_by_the_critic_rule():
         "b0": (False, None, "outside the random top 50% (seed 2)"),
         "c0": (False, None, "outside the random top 50% (seed 2)"),
     }
-    assert stats == {"selector": "random", "candidates": 6, "kept_random": 2}
+    assert stats == RoundStats(selector="random", candidates=6, kept={"random": 2})
     # The same round draws the same sample whatever order the store lists candidates in (a
     # resume); another round draws another (seed 3: a0 a2 a3 ...).
     again, _ = select(CANDIDATES[::-1], config, {}, 1)
-    assert sorted(again) == sorted(decisions)
+    assert sorted(again, key=_key) == sorted(decisions, key=_key)
     other, _ = select(CANDIDATES, config, {}, 2)
-    assert {t for t, _, kept, _, _ in other if kept} == {"a0", "a2"}
+    assert {d.trajectory_id for d in other if d.kept} == {"a0", "a2"}
 
 
 def test_precision_and_recall_of_a_kept_set():

@@ -1,6 +1,7 @@
-"""The store's pool: what is trained on, stores made before a column existed, and damaged stores
-refused on open."""
+"""The store's pool: what is trained on, stores made before a column existed, round stats and
+their JSON column, and damaged stores refused on open."""
 
+import json
 import random
 import sqlite3
 
@@ -8,7 +9,7 @@ import pytest
 
 from a3t.errors import FailedPrecondition
 from a3t.trajectory import Step, Task, Trajectory
-from a3t_controller.store import Store
+from a3t_controller.store import CriticAgreement, RoundStats, Store
 
 TASK = Task(env="alfworld", task_id="t0", split="train", task_type="pick_and_place_simple")
 
@@ -43,6 +44,60 @@ def test_a_store_from_before_train_steps_gets_the_column_and_keeps_its_pool(tmp_
     store = Store(path)  # adds the column back, default 0 = every step
     [(weight, traj)] = store.pool(exp)
     assert weight == 1.0 and len(traj.steps) == 6
+
+
+def test_round_stats_read_the_stored_json_and_write_it_back_key_for_key():
+    stored = {
+        "attempt_total": 6,
+        "attempt_solved": 0,
+        "attempt_rollouts_retried": 2,
+        "attempt_groups_dropped": 0,
+        "wall_s_attempt": 1.5,
+        "cpu_s_attempt": 1.25,
+        "explore_probability": 1.0,
+        "selector": "hybrid",
+        "kept_env": 3,
+        "kept_critic": 4,
+        "critic_precision": None,
+        "critic_recall": 0.5,
+        "critic_auc": None,
+        "train_level": 2,
+        "train_split": "gen_l2_s0_n4",
+        "train_examples": 9,
+        "train_loss": 0.7,
+        "train_steps": 12.0,
+    }
+    stats = RoundStats.from_json_dict(stored)
+    assert stats == RoundStats(
+        attempt_total=6,
+        attempt_solved=0,
+        explore_probability=1.0,
+        selector="hybrid",
+        kept={"env": 3, "critic": 4},
+        critic=CriticAgreement(precision=None, recall=0.5, auc=None),
+        train_level=2,
+        train_split="gen_l2_s0_n4",
+        train_examples=9,
+        train_metrics={"loss": 0.7, "steps": 12.0},
+        wall_s={"attempt": 1.5},
+        cpu_s={"attempt": 1.25},
+        rollouts_retried={"attempt": 2},
+        groups_dropped={"attempt": 0},
+    )
+    assert stats.to_json_dict() == stored
+    assert RoundStats().to_json_dict() == {}
+
+
+def test_a_stats_key_this_version_does_not_know_stays_in_the_store(tmp_path):
+    store = Store(tmp_path / "a3t.sqlite")
+    exp, _ = _stored(store)
+    with sqlite3.connect(store.path) as db:  # a store written by another version
+        db.execute("UPDATE rounds SET stats_json = ?", (json.dumps({"attempt_total": 1, "x": 5}),))
+    store.set_round_phase(exp, 0, "select", RoundStats(explore_won=2))
+    assert store.round(exp, 0).stats == RoundStats(attempt_total=1, explore_won=2)
+    with sqlite3.connect(store.path) as db:
+        raw = json.loads(db.execute("SELECT stats_json FROM rounds").fetchone()[0])
+    assert raw == {"attempt_total": 1, "x": 5, "explore_won": 2}
 
 
 def _real_store(path) -> int:

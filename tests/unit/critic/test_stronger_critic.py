@@ -13,7 +13,7 @@ from a3t.inference.served import ServedModel
 from a3t.trajectory import Step, Task, Trajectory
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.select import select
-from a3t_controller.store import StoredTrajectory
+from a3t_controller.store import CriticAgreement, StoredTrajectory
 from a3t_critic.config import CriticSettings
 from a3t_critic.core import CriticCore
 from tests.unit.inference.fake_servers import FakeOpenAI
@@ -59,7 +59,6 @@ async def test_a_critic_that_can_tell_is_followed_by_the_selector() -> None:
         {"selector": "critic", "critic_threshold": 7, "critic_top_fraction": 1.0}
     )
     decisions, stats = select(candidates, config, scores, 0)
-    kept = {t for t, selector, k, _, _ in decisions if k and selector == "critic"}
+    kept = {d.trajectory_id for d in decisions if d.kept and d.selector == "critic"}
     assert kept == {c.trajectory_id for c in candidates if c.won}
-    assert stats["critic_precision"] == 1.0 and stats["critic_recall"] == 1.0
-    assert stats["critic_auc"] == 1.0
+    assert stats.critic == CriticAgreement(precision=1.0, recall=1.0, auc=1.0)
