@@ -1,23 +1,29 @@
 """The gRPC side the policy, ActRe and critic services share: adapter and model-info RPCs, request
-parameter conversion, common settings checks, and the serve loop with the engine loaded at start.
+parameter conversion, and their whole `main()`, the engine loaded at start. Their settings and
+checks are a3t.inference.service (no grpc there, so a service's core imports without it).
 
 Each service's servicer composes a `ModelRpcs` and forwards LoadAdapter, UnloadAdapter and
-GetModelInfo to it (composition: servicers inherit only from their generated base).
+GetModelInfo to it (composition: servicers inherit only from their generated base). Each
+service's `__main__` is one `run_model_service` call naming what differs: its name, its settings
+and its `server.registration` (core and servicer).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from a3t.common.v1 import types_pb2 as pb
 from a3t.inference.base import EngineInfo, GenerationParams
-from a3t.inference.factory import EngineSpec, build_engine
+from a3t.inference.factory import build_engine
 from a3t.inference.served import ServedModel
-from a3t.rpc.server import Registration, serve
+from a3t.inference.service import ModelServiceSettings
+from a3t.rpc.server import Registration, run_service, serve
 
 log = logging.getLogger(__name__)
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+S = TypeVar("S", bound=ModelServiceSettings)
 
 
 def params_from_pb(msg: pb.GenerationParams, default_max_new_tokens: int) -> GenerationParams:
@@ -72,60 +78,42 @@ class ModelRpcs:
         return model_info_to_pb(self._model.info())
 
 
-def serving_problems(
-    port: int, metrics_port: int, log_level: str, max_new_tokens: int, spec: EngineSpec
-) -> list[str]:
-    """The checks every model service's settings share (each adds its own)."""
-    found = []
-    if not 0 <= port <= 65535:
-        found.append(f"port must be in 0..65535, got {port}")
-    if not 0 <= metrics_port <= 65535:
-        found.append(f"metrics_port must be in 0..65535, got {metrics_port}")
-    if log_level.upper() not in LOG_LEVELS:
-        found.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
-    if max_new_tokens < 1:
-        found.append(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    found.extend(spec.problems())
-    return found
-
-
-async def serve_model_service(
+def run_model_service(
     service: str,
-    model: ServedModel,
-    registration: Registration,
-    spec: EngineSpec,
-    *,
-    host: str,
-    port: int,
-    metrics_port: int,
-    grace_seconds: float,
-) -> None:
-    """Serves until SIGTERM; the engine is built in the start hook, so health turns SERVING only
-    once the model is loaded (local) or its server answers (tgi/openai)."""
+    settings_cls: type[S],
+    registration: Callable[[ServedModel, S], Registration],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """The whole `main()` of a model service (a3t.rpc.server.run_service): settings loaded and
+    checked, then `registration(model, settings)` (the service's core and servicer over its
+    ServedModel) served until SIGTERM. The engine is built in the start hook, so health turns
+    SERVING only once the model is loaded (local) or its server answers (tgi/openai)."""
 
-    async def start() -> None:
-        model.attach(await build_engine(spec))
-        info = model.info()
-        log.info(
-            "%s model ready: engine=%s base=%s device=%s dtype=%s context=%d",
+    async def run(settings: S) -> None:
+        model = ServedModel(service, settings.artifact_root)
+
+        async def start() -> None:
+            model.attach(await build_engine(settings.engine_spec()))
+            info = model.info()
+            log.info(
+                "%s model ready: engine=%s base=%s device=%s dtype=%s context=%d",
+                service,
+                info.engine,
+                info.base_model,
+                info.device or "-",
+                info.dtype or "-",
+                info.max_context_tokens,
+            )
+
+        await serve(
             service,
-            info.engine,
-            info.base_model,
-            info.device or "-",
-            info.dtype or "-",
-            info.max_context_tokens,
+            [registration(model, settings)],
+            host=settings.host,
+            port=settings.port,
+            metrics_port=settings.metrics_port,
+            grace_seconds=settings.grace_seconds,
+            start=start,
+            stop=model.close,
         )
 
-    async def stop() -> None:
-        await model.close()
-
-    await serve(
-        service,
-        [registration],
-        host=host,
-        port=port,
-        metrics_port=metrics_port,
-        grace_seconds=grace_seconds,
-        start=start,
-        stop=stop,
-    )
+    return run_service(service, settings_cls, run, argv)

@@ -1,11 +1,15 @@
-"""gRPC servicer of the ActRe service: translates requests to ActReCore calls and back."""
+"""gRPC servicer of the ActRe service: translates requests to ActReCore calls and back;
+`registration` gives serve() the core and servicer over the service's model."""
 
 from __future__ import annotations
 
 from a3t.actre.v1 import actre_pb2, actre_pb2_grpc
 from a3t.common.v1 import types_pb2
 from a3t.convert import step_from_pb, task_from_pb, usage_to_pb
+from a3t.inference.served import ServedModel
 from a3t.model_service import ModelRpcs, params_from_pb
+from a3t.rpc.server import Registration
+from a3t_actre.config import ActReSettings
 from a3t_actre.core import ActReCore
 
 
@@ -49,3 +53,12 @@ class ActReServicer(actre_pb2_grpc.ActReServiceServicer):
         self, request: types_pb2.GetModelInfoRequest, context
     ) -> types_pb2.ModelInfo:
         return await self._model.get_model_info(request)
+
+
+def registration(model: ServedModel, settings: ActReSettings) -> Registration:
+    """The actre service as serve() registers it: its core and servicer over `model`."""
+    return Registration(
+        actre_pb2_grpc.add_ActReServiceServicer_to_server,
+        ActReServicer(ActReCore(model, settings)),
+        actre_pb2.DESCRIPTOR.services_by_name["ActReService"].full_name,
+    )

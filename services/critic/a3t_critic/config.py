@@ -7,35 +7,18 @@ from pathlib import Path
 
 import yaml
 
-from a3t.inference.factory import EngineSpec
-from a3t.model_service import serving_problems
+from a3t.inference.service import ModelServiceSettings
 from a3t.prompts import RUBRICS
 
 SCORINGS = ("text", "probability")
 
 
 @dataclass(frozen=True)
-class CriticSettings:
+class CriticSettings(ModelServiceSettings):
     """a3t critic service: scores finished trajectories 0-10 against a rubric."""
 
-    host: str = "127.0.0.1"
     port: int = 50054
     metrics_port: int = 9104
-    grace_seconds: float = 5.0
-    log_level: str = "INFO"
-    # Inference engine: local (in-process), tgi or openai (remote server at `endpoint`).
-    engine: str = "local"
-    model: str = "smollm2"  # "smollm2", a checkpoint directory or a hub id (see the policy)
-    device: str = "cpu"  # local engine: cpu, cuda, cuda:N
-    dtype: str = "float32"  # local engine: float32, bfloat16, float16
-    quantize_4bit: bool = False  # local engine: NF4 weights (CUDA)
-    threads: int = 0  # local engine: torch threads; 0 = torch's default (OMP_NUM_THREADS)
-    endpoint: str = ""  # tgi/openai: the server's URL
-    tokenizer: str = ""  # tgi: checkpoint whose chat template renders prompts; "" = model
-    engine_timeout_seconds: float = 300.0  # tgi/openai: per request and to wait for the server
-    # The shared artifacts directory: LoadAdapter's adapter.uri must lie inside it ('..', other
-    # absolute paths and symlinks out are INVALID_ARGUMENT). Unset = any path (local development).
-    artifact_root: Path | None = None
     # Tokens per answer when a request leaves max_new_tokens 0: a JSON object with reasons.
     max_new_tokens: int = 256
     # Rubric used when a request names none: one of a3t.prompts.RUBRICS or of rubrics_file;
@@ -48,19 +31,6 @@ class CriticSettings:
     # 10 x P(yes)), which can carry signal where a small model's text does not. Needs an engine
     # that scores continuations (local or tgi).
     scoring: str = "text"
-
-    def engine_spec(self) -> EngineSpec:
-        return EngineSpec(
-            kind=self.engine,
-            model=self.model,
-            device=self.device,
-            dtype=self.dtype,
-            quantize_4bit=self.quantize_4bit,
-            threads=self.threads,
-            endpoint=self.endpoint,
-            tokenizer=self.tokenizer,
-            timeout_seconds=self.engine_timeout_seconds,
-        )
 
     def rubrics(self) -> dict[str, str]:
         """The built-in rubrics merged with rubrics_file's; ValueError saying what is wrong."""
@@ -81,9 +51,7 @@ class CriticSettings:
         return merged
 
     def problems(self) -> list[str]:
-        found = serving_problems(
-            self.port, self.metrics_port, self.log_level, self.max_new_tokens, self.engine_spec()
-        )
+        found = super().problems()
         try:
             rubrics = self.rubrics()
         except ValueError as exc:

@@ -1,11 +1,15 @@
-"""gRPC servicer of the critic service: translates requests to CriticCore calls and back."""
+"""gRPC servicer of the critic service: translates requests to CriticCore calls and back;
+`registration` gives serve() the core and servicer over the service's model."""
 
 from __future__ import annotations
 
 from a3t.common.v1 import types_pb2
 from a3t.convert import trajectory_from_pb, usage_to_pb
 from a3t.critic.v1 import critic_pb2, critic_pb2_grpc
+from a3t.inference.served import ServedModel
 from a3t.model_service import ModelRpcs, params_from_pb
+from a3t.rpc.server import Registration
+from a3t_critic.config import CriticSettings
 from a3t_critic.core import CriticCore
 
 
@@ -46,3 +50,12 @@ class CriticServicer(critic_pb2_grpc.CriticServiceServicer):
         self, request: types_pb2.GetModelInfoRequest, context
     ) -> types_pb2.ModelInfo:
         return await self._model.get_model_info(request)
+
+
+def registration(model: ServedModel, settings: CriticSettings) -> Registration:
+    """The critic service as serve() registers it: its core and servicer over `model`."""
+    return Registration(
+        critic_pb2_grpc.add_CriticServiceServicer_to_server,
+        CriticServicer(CriticCore(model, settings, settings.rubrics())),
+        critic_pb2.DESCRIPTOR.services_by_name["CriticService"].full_name,
+    )

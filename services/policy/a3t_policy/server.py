@@ -1,11 +1,15 @@
-"""gRPC servicer of the policy service: translates requests to PolicyCore calls and back."""
+"""gRPC servicer of the policy service: translates requests to PolicyCore calls and back;
+`registration` gives serve() the core and servicer over the service's model."""
 
 from __future__ import annotations
 
 from a3t.common.v1 import types_pb2
 from a3t.convert import source_to_pb, step_from_pb, task_from_pb, usage_to_pb
+from a3t.inference.served import ServedModel
 from a3t.model_service import ModelRpcs, params_from_pb
 from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
+from a3t.rpc.server import Registration
+from a3t_policy.config import PolicySettings
 from a3t_policy.core import PolicyCore
 
 
@@ -54,3 +58,12 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: types_pb2.GetModelInfoRequest, context
     ) -> types_pb2.ModelInfo:
         return await self._model.get_model_info(request)
+
+
+def registration(model: ServedModel, settings: PolicySettings) -> Registration:
+    """The policy service as serve() registers it: its core and servicer over `model`."""
+    return Registration(
+        policy_pb2_grpc.add_PolicyServiceServicer_to_server,
+        PolicyServicer(PolicyCore(model, settings)),
+        policy_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
+    )

@@ -699,7 +699,8 @@ def test_alert_rules_only_when_enabled_and_scoped_to_the_release(
 def _code_metric_names() -> set[str]:
     """Metric names the code registers, found by reading it: literal "a3t_..." names, plus the
     per-service templates (a3t.metrics' f"a3t_{service}_..." for every service that serve()s,
-    a3t.inference.served's f"{p}_..." for every service holding a ServedModel)."""
+    a3t.inference.served's f"{p}_..." for every service holding a ServedModel; a model service's
+    run_model_service() does both)."""
     sources = [
         p
         for root in (REPO_ROOT / "libs", REPO_ROOT / "services")
@@ -715,8 +716,10 @@ def _code_metric_names() -> set[str]:
             rpc_suffixes.update(re.findall(r"""f["']a3t_\{service\}_([a-z0-9_]+)["']""", text))
         if path.name == "served.py":
             model_suffixes.update(re.findall(r"""f["']\{p\}_([a-z0-9_]+)["']""", text))
-        serving.update(re.findall(r"""\bserve(?:_model_service)?\(\s*["']([a-z]+)["']""", text))
-        modelled.update(re.findall(r"""ServedModel\(\s*["']([a-z]+)["']""", text))
+        serving.update(re.findall(r"""\b(?:serve|run_model_service)\(\s*["']([a-z]+)["']""", text))
+        modelled.update(
+            re.findall(r"""\b(?:ServedModel|run_model_service)\(\s*["']([a-z]+)["']""", text)
+        )
     assert rpc_suffixes >= {"rpc_requests_total", "rpc_duration_seconds", "build_info"}
     assert serving == set(SERVICES) and modelled == set(MODEL_SERVICES)
     names.update(f"a3t_{s}_{suffix}" for s in serving for suffix in rpc_suffixes)
