@@ -6,6 +6,9 @@ Helpers for the env benchmarks (bench/env_throughput.py adds the gRPC side), and
 
 Loading (game load + first reset) is timed apart from stepping, because a session pays it once
 while an episode pays a step per action. Every replay must win, or the numbers mean nothing.
+A second table times load, reset and step of the same games, and the reset two ways: the
+engine's (AlfworldGame.reset, which reuses the load's PDDL translation) and textworld's own
+(which translates the problem again: what AlfworldGame.reset cost before).
 """
 
 from __future__ import annotations
@@ -68,6 +71,78 @@ def run_walkthroughs_inprocess(games: Sequence[GameRecord]) -> EngineRun:
     return EngineRun(steps=steps, seconds=step_s, load_seconds=load_s, games=len(games))
 
 
+@dataclass(frozen=True)
+class ResetRun:
+    """Mean seconds of one load, one reset each way and one step, over `games` games."""
+
+    games: int
+    resets: int  # resets timed each way, in all
+    load_seconds: float  # AlfworldGame(path): file, PDDL translation, planner, demangler
+    reset_seconds: float  # AlfworldGame.reset() after a partly played episode
+    textworld_reset_seconds: float  # textworld's own reset of the same game
+    step_seconds: float
+
+
+def time_resets(games: Sequence[GameRecord], resets_per_game: int = 3) -> ResetRun:
+    """Load each game, then `resets_per_game` times: play half its walkthrough, reset both ways.
+
+    Each textworld reset must give the engine reset's observation and admissible commands, and
+    the last episode must win by the walkthrough, or the timing is of something else.
+    """
+    load_s = reset_s = textworld_s = step_s = 0.0
+    steps = 0
+    for record in games:
+        walkthrough = read_walkthrough(record.path)
+        t0 = time.perf_counter()
+        game = AlfworldGame(record.path)
+        load_s += time.perf_counter() - t0
+        game.reset()
+        for _ in range(resets_per_game):
+            for action in walkthrough[: len(walkthrough) // 2]:
+                t0 = time.perf_counter()
+                game.step(action)
+                step_s += time.perf_counter() - t0
+                steps += 1
+            t0 = time.perf_counter()
+            _, state = game.reset()
+            reset_s += time.perf_counter() - t0
+            # The wrapped textworld env, reset without the engine's translation memo: the old way.
+            t0 = time.perf_counter()
+            observation, infos = game._env.reset()
+            textworld_s += time.perf_counter() - t0
+            if (observation, list(infos["admissible_commands"])) != (
+                state.observation,
+                list(state.admissible),
+            ):
+                raise RuntimeError(f"{record.task_id}: the two resets differ: results invalid")
+        for action in walkthrough:
+            state = game.step(action)
+        _check_won(record, state.won)
+    resets = len(games) * resets_per_game
+    return ResetRun(
+        games=len(games),
+        resets=resets,
+        load_seconds=load_s / len(games),
+        reset_seconds=reset_s / resets,
+        textworld_reset_seconds=textworld_s / resets,
+        step_seconds=step_s / steps if steps else 0.0,
+    )
+
+
+def reset_table(run: ResetRun) -> list[str]:
+    """Markdown rows: mean seconds of a load, a reset each way and a step."""
+    return [
+        "| operation | mean s | vs a load |",
+        "|---|---|---|",
+        f"| load (AlfworldGame(path)) | {run.load_seconds:.3f} | 1.00 |",
+        f"| reset, textworld's own (before) | {run.textworld_reset_seconds:.3f} "
+        f"| {run.textworld_reset_seconds / run.load_seconds:.2f} |",
+        f"| reset, AlfworldGame.reset (now) | {run.reset_seconds:.3f} "
+        f"| {run.reset_seconds / run.load_seconds:.2f} |",
+        f"| step | {run.step_seconds:.3f} | {run.step_seconds / run.load_seconds:.2f} |",
+    ]
+
+
 async def _run_pool(games: Sequence[GameRecord], workers: int) -> EngineRun:
     walkthroughs = [read_walkthrough(r.path) for r in games]
     session_ids = [str(uuid.uuid4()) for _ in games]
@@ -128,6 +203,9 @@ def main() -> None:
             f"{name:<12} {run.steps:>6} {run.seconds:>8.2f} {run.steps_per_second:>8.1f} "
             f"{run.load_seconds:>8.2f} {per_load:>7.2f}"
         )
+    resets = time_resets(games)
+    print(f"\n{resets.games} games, {resets.resets} resets each way, after half a walkthrough")
+    print("\n".join(reset_table(resets)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
 The raw engine replays each walkthrough in this process, one game after another (one core). The
 service runs as a real process (`python -m a3t_env`) with W game-worker processes; a client opens
 one session per game and replays all walkthroughs concurrently, so W workers can use W cores.
-Loading is timed apart from stepping (a session pays it once). Every replay must win.
+Loading is timed apart from stepping (a session pays it once). Every replay must win. A second
+table times, in-process on the same games, a load, a reset (AlfworldGame.reset, which reuses the
+load's PDDL translation, next to textworld's own reset, what it cost before) and a step.
 Results go to stdout and, with --write, into docs/benchmarks.md.
 """
 
@@ -24,7 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from docs_section import replace_section
-from env_engine import DEFAULT_DATA_ROOT, EngineRun, run_walkthroughs_inprocess
+from env_engine import (
+    DEFAULT_DATA_ROOT,
+    EngineRun,
+    reset_table,
+    run_walkthroughs_inprocess,
+    time_resets,
+)
 
 from a3t.env.v1 import env_pb2, env_pb2_grpc
 from a3t.envs.alfworld.engine import discover_games, read_walkthrough
@@ -125,6 +133,16 @@ def main() -> None:
             f"| {label} | {r.steps} | {r.seconds:.2f} | {r.steps_per_second:.1f} | "
             f"{r.steps_per_second / raw:.2f}x | {r.load_seconds:.1f} |"
         )
+    resets = time_resets(games)
+    lines += [
+        "",
+        f"Load, reset and step, in-process, the same {resets.games} games: {resets.resets} "
+        "resets each way, each after half a walkthrough (the two resets must give the same "
+        "first observation and admissible commands). A pooled session reuses an idle loaded "
+        "game, so it pays a reset instead of a load.",
+        "",
+        *reset_table(resets),
+    ]
     body = "\n".join(lines) + "\n"
     print(body)
     if args.write:

@@ -1,7 +1,8 @@
 """The ALFWorld engine layer against the real engine and the real games in ../shared/data/alfworld.
 
 The fixed sample is the first valid_seen game (by task_id) of each of the 6 task types. Missing
-data fails these tests (the `alfworld_data` fixture raises): CI has the data.
+data fails these tests (the `alfworld_data` fixture raises): CI has the data. Resets are checked
+against textworld's own env freshly loaded, on real games and on a generated game of every level.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from a3t.envs.alfworld.engine import (
     AlfworldGame,
     GameRecord,
     GameState,
+    _make_env,
     discover_games,
     read_walkthrough,
 )
+from a3t.envs.alfworld.gen import LEVELS, generate_games
 from a3t.envs.base import TaskRecord
 from a3t.errors import A3tError, Aborted, FailedPrecondition, NotFound, Unavailable
 from a3t_env.pool import GamePool
@@ -133,6 +136,100 @@ def test_reset_after_win_starts_a_fresh_episode(sample: dict[str, GameRecord]) -
     # The episode really restarted: the first walkthrough step is not a win, the last one is.
     states = [game.step(action) for action in walkthrough]
     _check_walkthrough_episode(record, instruction, again, states)
+
+
+# --- reset: the same as a freshly loaded game -------------------------------------------------
+
+_View = tuple[str, tuple[str, ...], bool]  # observation, admissible commands, won
+
+
+def _view(state: GameState) -> _View:
+    return (state.observation, state.admissible, state.won)
+
+
+def _textworld_episode(path: Path, actions: list[str]) -> list[_View]:
+    """The first state and the state after each action, from textworld's env (the engine's
+    wrapper stack) freshly loaded and reset by textworld itself: no translation memo."""
+    env = _make_env(path)
+    observation, infos = env.reset()
+    views = [(observation, tuple(infos["admissible_commands"]), bool(infos["won"]))]
+    for action in actions:
+        observation, _, _, infos = env.step(action)
+        views.append((observation, tuple(infos["admissible_commands"]), bool(infos["won"])))
+    return views
+
+
+def _check_resets_replay_a_fresh_game(path: Path) -> None:
+    """Reset after a partly played episode and after a won one: each time the first state and
+    every walkthrough step are exactly those of a freshly loaded game, and the walkthrough wins."""
+    walkthrough = read_walkthrough(path)
+    expected = _textworld_episode(path, walkthrough)
+    assert [won for _, _, won in expected] == [False] * len(walkthrough) + [True], path
+
+    game = AlfworldGame(path)
+    _, first = game.reset()
+    assert _view(first) == expected[0]
+    # Partly played: half the walkthrough (the agent moved, maybe holds the object) and a
+    # command the game does not know.
+    for action in [*walkthrough[: max(1, len(walkthrough) // 2)], "fly"]:
+        game.step(action)
+    for episode in ("after a partly played episode", "after a won episode"):
+        _, first = game.reset()
+        played = [first, *(game.step(action) for action in walkthrough)]
+        assert [_view(s) for s in played] == expected, (path, episode)
+        assert played[-1].reward == 1.0
+
+
+@pytest.mark.parametrize(
+    "task_type",
+    ["pick_two_obj_and_place", "look_at_obj_in_light", "pick_and_place_simple"],
+)
+def test_reset_replays_a_fresh_real_game(sample: dict[str, GameRecord], task_type: str) -> None:
+    _check_resets_replay_a_fresh_game(sample[task_type].path)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """One generated game per level; the task type rotates with the level's position."""
+    root = tmp_path_factory.mktemp("gen-reset")
+    games = {}
+    for at, level in enumerate(LEVELS):
+        games[level] = generate_games(root, f"l{level}", level, 3, at + 1)[at]
+    return games
+
+
+@pytest.mark.parametrize("level", list(LEVELS))
+def test_reset_replays_a_fresh_generated_game(generated: dict[int, Path], level: int) -> None:
+    _check_resets_replay_a_fresh_game(generated[level])
+
+
+def test_reset_does_not_translate_the_pddl_again(
+    sample: dict[str, GameRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load translates the problem twice (plain and optimized, textworld's PddlState); a
+    reset reuses those, and puts textworld's translator back when it is done."""
+    import fast_downward
+
+    calls: list[bool] = []
+    translate = fast_downward.pddl2sas
+
+    def counting(domain: str, problem: str, verbose: bool = False, optimize: bool = False):
+        calls.append(optimize)
+        return translate(domain, problem, verbose=verbose, optimize=optimize)
+
+    monkeypatch.setattr(fast_downward, "pddl2sas", counting)
+    record = sample["pick_two_obj_and_place"]
+    game = AlfworldGame(record.path)
+    assert calls == [False, True]
+    assert fast_downward.pddl2sas is counting
+    game.reset()
+    game.step(read_walkthrough(record.path)[0])
+    game.reset()
+    assert calls == [False, True]
+    assert fast_downward.pddl2sas is counting
+    # Another game is translated: the memo is per game.
+    AlfworldGame(sample["look_at_obj_in_light"].path).reset()
+    assert calls == [False, True, False, True]
 
 
 def test_step_before_reset_and_bad_game_files(

@@ -7,6 +7,10 @@ textworld's PddlEnv behind `GenericEnvironment`, alfworld's `AlfredDemangler(shu
 `AlfredInfos` wrappers, then textworld's `Filter`, with `EnvInfos(won, admissible_commands,
 extras=["gamefile"])`. So observations and admissible commands are byte-identical to ALFWorld's.
 
+A reset rebuilds the game's PDDL state as textworld does, but reuses the PDDL -> SAS translation
+of the game's own load (`_translation_memo`): the translation was most of a reset's time, and it
+is a pure function of the domain and problem texts, so a reset stays exactly a fresh game's.
+
 alfworld and textworld are imported lazily (about 1 s): importing this module stays cheap.
 """
 
@@ -16,6 +20,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +138,39 @@ def _make_env(path: Path) -> Any:
     return env
 
 
+# (domain, problem, verbose, optimize): the arguments of fast_downward.pddl2sas
+_TranslationKey = tuple[str, str, bool, bool]
+
+
+@contextmanager
+def _translation_memo(memo: dict[_TranslationKey, Any]) -> Iterator[None]:
+    """While active, fast_downward.pddl2sas answers from `memo`, translating only what is new.
+
+    textworld's PddlState calls `fast_downward.pddl2sas` twice (plain and optimized) every time a
+    game's state is built: at load and at every reset. Translating the same problem text again
+    gives the same task and SAS text, and PddlState only reads them (the planner's copy of the
+    state is rebuilt from the SAS text by `load_sas`), so a game keeps its own translations in
+    `memo` and a reset skips them. The key is every argument, so a lookup can only return what
+    the real function returns for the same call. The swap is process-wide, so like AlfworldGame
+    it is not thread-safe: a process plays one game at a time (each pool worker is a process).
+    """
+    import fast_downward
+
+    translate = fast_downward.pddl2sas
+
+    def pddl2sas(domain: str, problem: str, verbose: bool = False, optimize: bool = False):
+        key = (domain, problem, verbose, optimize)
+        if key not in memo:
+            memo[key] = translate(domain, problem, verbose=verbose, optimize=optimize)
+        return memo[key]
+
+    fast_downward.pddl2sas = pddl2sas
+    try:
+        yield
+    finally:
+        fast_downward.pddl2sas = translate
+
+
 def parse_instruction(observation: str) -> str:
     """The goal line of a first observation: "Your task is to: X." -> "X"."""
     for line in observation.splitlines():
@@ -147,16 +186,19 @@ class AlfworldGame:
     """One game played in-process through the real engine.
 
     textworld's PddlEnv with the AlfredDemangler/AlfredInfos wrappers, as alfworld does. Loading
-    takes about 1 s, a reset about 0.5 s (the PDDL state is rebuilt), a step 0.03-0.1 s.
-    Not thread-safe: one episode at a time. `reset()` starts a new episode without reloading.
+    takes about 1 s; `reset()` starts a new episode without reloading and, reusing the load's
+    PDDL translation, costs about what a step does (bench/env_engine.py measures both).
+    Not thread-safe: one episode at a time.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         if not self.path.is_file():
             raise NotFound(f"game file {self.path} does not exist")
+        self._translations: dict[_TranslationKey, Any] = {}
         try:
-            self._env = _make_env(self.path)
+            with _translation_memo(self._translations):
+                self._env = _make_env(self.path)
         except ImportError:
             raise  # a broken install, not a broken game: let it say so itself
         except Exception as e:
@@ -169,7 +211,8 @@ class AlfworldGame:
 
     def reset(self) -> tuple[str, GameState]:
         """Start a new episode: (instruction, first state)."""
-        observation, infos = self._env.reset()
+        with _translation_memo(self._translations):
+            observation, infos = self._env.reset()
         self._state = self._make_state(observation, infos, stepped=False)
         return parse_instruction(observation), self._state
 
