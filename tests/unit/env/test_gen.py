@@ -227,8 +227,13 @@ def test_levels_shape_the_scenes(games: dict[int, list[Path]]) -> None:
             if not knobs.closed_receptacles:
                 assert closed <= {"Fridge", "Microwave"}
             assert "(opened " not in problem  # every openable starts closed, as in the real games
-    # Level 1 starts next to the object: the first command takes it.
-    assert all(_load(p)["walkthrough"][0].startswith("take ") for p in games[1])
+            # Next to the object the first command takes it; in the middle of the room (a
+            # location no receptacle is at, as in the real games) it goes somewhere.
+            agent = re.search(r"\(atLocation agent1 (\S+)\)", problem)[1]
+            places = re.findall(r"\(receptacleAtLocation \S+ (\S+)\)", problem)
+            assert (agent in places) == knobs.start_at_object, path
+            first_verb = "take " if knobs.start_at_object else "go to "
+            assert walkthrough[0].startswith(first_verb), (path, walkthrough)
 
 
 def test_walkthrough_uses_real_wording(games: dict[int, list[Path]]) -> None:
@@ -283,14 +288,43 @@ def test_display_names_number_like_the_demangler() -> None:
 
 def test_level_table_is_sane() -> None:
     assert check_levels(LEVELS) == []
-    assert sorted(LEVELS) == [1, 2, 3, 4]
+    # Easiest first; level 5 came later and sits between 1 and 2 (numbers are never shifted).
+    assert list(LEVELS) == [1, 5, 2, 3, 4]
     first = LEVELS[1]
     assert first.receptacles[1] <= 3 and not first.closed_receptacles and first.start_at_object
     assert first.plan_steps[1] <= 3
     assert set(LEVELS[4].task_types) == set(TASK_TYPES)
-    # Harder levels never have smaller rooms.
-    lows = [LEVELS[n].receptacles[0] for n in sorted(LEVELS)]
-    assert lows == sorted(lows)
+    # Harder levels never have smaller rooms or shorter plans.
+    for name in ("receptacles", "plan_steps"):
+        lows = [getattr(level, name)[0] for level in LEVELS.values()]
+        assert lows == sorted(lows), name
+
+
+def test_level_5_is_level_1_in_a_bigger_room_starting_in_the_middle() -> None:
+    # Only the room changes between levels 1 and 5, so a success rate that falls from one to the
+    # other measures finding things in a room; level 2 then adds task types and objects.
+    one, five = LEVELS[1], LEVELS[5]
+    assert (five.receptacles, five.start_at_object, five.plan_steps) == ((3, 3), False, (3, 4))
+    same = ("task_types", "distractors", "copies", "closed_receptacles", "lamp_with_object")
+    assert [getattr(five, k) for k in same] == [getattr(one, k) for k in same]
+
+
+def test_old_levels_keep_their_games() -> None:
+    """Adding a level changed no existing level's games: these digests were taken before it."""
+    import hashlib
+    import tempfile
+
+    expected = {
+        1: "884bde45d04c774f7a9e43b44785a4243cda4192347b3961bf88a5b03270b337",
+        2: "3871777f599ce1850151cebf32527ba450a9dec4c7037157b0896c278f9d7bd7",
+        3: "48bf24ca85b50f6d614ee1fccaba100252c106b00c35ea935a552a7686bc1ed8",
+        4: "2a9f7790f3f880343e93477fe819e12b87ef8ae0464c430247be442e7bd192b7",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for level, digest in expected.items():
+            paths = generate_games(Path(tmp), f"l{level}", level, 0, 3)
+            text = b"".join(p.read_bytes() for p in paths)
+            assert hashlib.sha256(text).hexdigest() == digest, level
 
 
 def test_check_levels_reports_problems() -> None:
@@ -314,7 +348,7 @@ def test_check_levels_reports_problems() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"level": 0}, "level must be one of [1, 2, 3, 4], got 0"),
+        ({"level": 0}, "level must be one of [1, 2, 3, 4, 5], got 0"),
         ({"level": True}, "level must be one of"),
         ({"seed": -1}, "seed must be an integer in [0, 2**63 - 1], got -1"),
         ({"seed": 1.5}, "seed must be an integer"),

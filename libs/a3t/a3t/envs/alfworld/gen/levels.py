@@ -3,6 +3,12 @@
 Level 1 is meant to be won by uniformly random admissible actions often enough (at least 30% of
 games within 20 steps, see docs/benchmarks.md) that a small model finds its first successes;
 level 4 approaches the real games (about 24 receptacles, closed cabinets and drawers, 3-9 steps).
+
+`LEVELS` lists the levels easiest first, and that order is the difficulty order, not the numbers:
+level 5 was added later, between 1 and 2 (level 1's tasks, but in a room of 3 receptacles with the
+agent starting in the middle, as in the real games). A level's number is on the wire
+(GenerateTasks.level), in stored experiments and in split and trial names, and the same
+(level, seed) must keep giving the same games, so numbers are never reused or shifted.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Level:
     plan_steps: tuple[int, int]  # walkthrough length; worlds outside the range are re-drawn
 
 
+# Easiest first (see the module docstring): iterate LEVELS, never sorted(LEVELS), to climb.
 LEVELS: dict[int, Level] = {
     1: Level(
         description="first steps: 2 receptacles, start next to 2 copies of the object, 2-3 steps",
@@ -40,6 +47,17 @@ LEVELS: dict[int, Level] = {
         start_at_object=True,
         lamp_with_object=True,
         plan_steps=(2, 3),
+    ),
+    5: Level(
+        description="level 1's tasks in a 3-receptacle room, starting in its middle, 3-4 steps",
+        task_types=("pick_and_place_simple", "look_at_obj_in_light"),
+        receptacles=(3, 3),
+        distractors=(0, 0),
+        copies=(2, 2),
+        closed_receptacles=False,
+        start_at_object=False,
+        lamp_with_object=True,
+        plan_steps=(3, 4),
     ),
     2: Level(
         description="small rooms: all six task types, 3-5 receptacles, nothing else closed",
