@@ -56,8 +56,9 @@ EXPLORE_FIELDS = (
     "base_model",
     "seed",
 )
-# Difficulty levels of the env's game generator (a3t.envs.alfworld.gen.LEVELS), easiest first.
-GENERATED_LEVELS = (1, 2, 3, 4)
+# Difficulty levels of the env's game generator (a3t.envs.alfworld.gen.LEVELS), easiest first:
+# level 5 (level 1's tasks, starting in the middle of a 3-receptacle room) was added after 2.
+GENERATED_LEVELS = (1, 5, 2, 3, 4)
 MAX_GENERATED = 10_000  # games per GenerateTasks call, as the env proto documents
 
 
@@ -253,10 +254,13 @@ class ExperimentConfig:
         if not levels:
             return []
         found = []
-        if any(level not in GENERATED_LEVELS for level in levels) or levels != sorted(set(levels)):
+        known = all(level in GENERATED_LEVELS for level in levels)
+        order = [GENERATED_LEVELS.index(level) for level in levels] if known else []
+        if not known or order != sorted(set(order)):
             found.append(
-                f"curriculum_levels must be strictly increasing levels of {list(GENERATED_LEVELS)}"
-                f" (e.g. [1, 2, 3]), or empty for no curriculum; got {levels}"
+                f"curriculum_levels must be levels of {list(GENERATED_LEVELS)} (easiest first), "
+                f"each harder than the one before (e.g. [1, 5, 2]), or empty for no curriculum; "
+                f"got {levels}"
             )
         if not 0 < self.curriculum_threshold <= 1:
             found.append(f"curriculum_threshold must be in (0, 1], got {self.curriculum_threshold}")
@@ -292,6 +296,7 @@ class ExperimentConfig:
         values, found = {}, []
         for f in dataclasses.fields(cls):
             if f.name in data:
+                assert isinstance(f.type, str)  # `from __future__ import annotations`: text
                 value, problem = _typed(f.name, f.type, data[f.name])
                 values[f.name] = value
                 if problem:
@@ -314,7 +319,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     """safe_load without aliases: a few nested aliases expand a 242-byte document into
     megabytes (a "billion laughs"), and an experiment config never needs them."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             line = self.peek_event().start_mark.line + 1
             raise _AliasFound(f"line {line}: YAML aliases (*name) are not accepted; write it out")

@@ -95,16 +95,20 @@ def test_curriculum_defaults_and_split_names():
     config = ExperimentConfig()
     assert config.curriculum_levels == ()
     assert ExperimentConfig.from_dict({"curriculum_levels": [1, 2]}).curriculum_levels == (1, 2)
+    # Level 5 sits between 1 and 2 in difficulty: a curriculum lists levels easiest first.
+    levels = ExperimentConfig.from_dict({"curriculum_levels": [1, 5, 2]}).curriculum_levels
+    assert levels == (1, 5, 2)
     assert config.curriculum_split(2) == "gen_l2_s0_n16"
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"curriculum_levels": [0, 1]}, "curriculum_levels must be strictly increasing"),
-        ({"curriculum_levels": [1, 5]}, "curriculum_levels must be strictly increasing"),
-        ({"curriculum_levels": [2, 1]}, "curriculum_levels must be strictly increasing"),
-        ({"curriculum_levels": [1, 1, 2]}, "curriculum_levels must be strictly increasing"),
+        ({"curriculum_levels": [0, 1]}, "curriculum_levels must be levels of [1, 5, 2, 3, 4]"),
+        ({"curriculum_levels": [1, 6]}, "curriculum_levels must be levels of"),
+        ({"curriculum_levels": [2, 1]}, "curriculum_levels must be levels of"),
+        ({"curriculum_levels": [2, 5]}, "curriculum_levels must be levels of"),  # 5 is easier
+        ({"curriculum_levels": [1, 1, 2]}, "curriculum_levels must be levels of"),
         ({"curriculum_levels": [1], "curriculum_threshold": 0.0}, "curriculum_threshold must"),
         ({"curriculum_levels": [1], "curriculum_threshold": 1.5}, "curriculum_threshold must"),
         ({"curriculum_levels": [1], "curriculum_train_count": 0}, "curriculum_train_count must"),
