@@ -110,7 +110,7 @@ class EnvServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GenerateTasks(self, request, context):
-        """Generates a split of new tasks on the server (ALFWorld: games at difficulty levels 1-4;
+        """Generates a split of new tasks on the server (ALFWorld: games at difficulty levels 1-5;
         WebShop: a catalogue and goals at levels 1-3).
         Errors: INVALID_ARGUMENT (unknown env or level, count out of range, bad split name),
         UNIMPLEMENTED (the env has no generator).
