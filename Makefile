@@ -8,8 +8,10 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 PYPROJECTS := libs/a3t/pyproject.toml $(wildcard services/*/pyproject.toml)
-# Tools the tests and benchmarks need on top of the packages' own dependencies.
-DEV_PKGS := pytest pytest-asyncio pytest-timeout hypothesis grpcio-tools ruff kubernetes-validate helm-python-sdk matplotlib datasets
+# Tools the tests, lint and benchmarks need on top of the packages' own dependencies (mypy's
+# stubs: pyproject.toml [tool.mypy]).
+DEV_PKGS := pytest pytest-asyncio pytest-timeout hypothesis grpcio-tools ruff kubernetes-validate helm-python-sdk matplotlib datasets \
+	mypy types-protobuf types-grpcio types-grpcio-health-checking types-grpcio-reflection types-grpcio-status types-PyYAML types-tqdm
 SERVICES := env policy actre critic trainer controller
 # Tests use one torch thread (NOTES.md: default threads make tiny models 10-30x slower on 2 cores).
 export OMP_NUM_THREADS ?= 1
@@ -89,4 +91,4 @@ bench-gen: $(STAMP) ## random-walk solve rate per generated level, generated vs 
 	$(PY) bench/gen_random_walk.py --write-docs
 
 clean: ## remove the venv and local state
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
