@@ -21,11 +21,11 @@ _SOURCE_FROM_PB = {v: k for k, v in _SOURCE_TO_PB.items()} | {
 }
 
 
-def source_to_pb(source: StepSource) -> int:
+def source_to_pb(source: StepSource) -> pb.StepSource:
     return _SOURCE_TO_PB[source]
 
 
-def source_from_pb(value: int) -> StepSource:
+def source_from_pb(value: pb.StepSource) -> StepSource:
     return _SOURCE_FROM_PB[value]
 
 

@@ -146,7 +146,7 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
-    found = []
+    found: list[int] = []
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:

@@ -18,13 +18,29 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 
 from a3t.errors import ConfigError
 
-T = TypeVar("T")
+
+class Settings(Protocol):
+    """What `load_settings` builds: a dataclass whose `problems()` says what is wrong with it."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    def problems(self) -> list[str]: ...
+
+
+class ServiceSettings(Settings, Protocol):
+    """A service's settings (`a3t.rpc.server.run_service`): they name its log level too."""
+
+    @property
+    def log_level(self) -> str: ...
+
+
+T = TypeVar("T", bound=Settings)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -92,20 +108,21 @@ def load_settings(
     types_ = _field_types(cls)
     parser = argparse.ArgumentParser(prog=f"a3t-{service}", description=cls.__doc__)
     parser.add_argument("--config", type=Path, help="YAML file of settings (keys = field names)")
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     for name, typ in types_.items():
         kind = getattr(typ, "__name__", str(typ))
         default = defaults[name]
         shown = str(default) if isinstance(default, Path) else repr(default)
         # A bare boolean flag means true (`--ground-actions`); `--ground-actions false` still works.
-        flag = {"nargs": "?", "const": "true"} if typ is bool else {}
+        nargs, const = ("?", "true") if typ is bool else (None, None)
         parser.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
             default=None,
             metavar=kind.upper(),
             help=f"default {shown}; env A3T_{service.upper()}_{name.upper()}",
-            **flag,
+            nargs=nargs,
+            const=const,
         )
     args = parser.parse_args(list(argv or []))
 

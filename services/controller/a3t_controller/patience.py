@@ -86,7 +86,9 @@ class Patience:
 
     def failed(self, service: str, exc: aio.AioRpcError) -> ServiceFailed:
         """The error to raise for `service`'s answer `exc`, naming the service and address."""
-        return ServiceFailed(service, self.targets.get(service, ""), exc.code(), exc.details())
+        return ServiceFailed(
+            service, self.targets.get(service, ""), exc.code(), exc.details() or ""
+        )
 
     async def call(
         self,
@@ -137,8 +139,9 @@ class Patience:
     def _start_wait(self, service: str, exc: aio.AioRpcError) -> None:
         self._waiting[service] = self._waiting.get(service, 0) + 1
         if self._waiting[service] == 1:
+            details = (exc.details() or "")[:200]
             message = (
-                f"waiting for the {service} service ({exc.code().name}: {exc.details()[:200]}), "
+                f"waiting for the {service} service ({exc.code().name}: {details}), "
                 f"up to {self.seconds:g}s"
             )
             log.warning("%s", message)

@@ -323,7 +323,10 @@ class _ProcessWorker:
 
     def _pump(self) -> None:
         """Thread: read replies until the process ends, then report the exit to the loop."""
-        handles = [self._replies, self.process.sentinel]
+        handles: list[multiprocessing.connection.Connection | int] = [
+            self._replies,
+            self.process.sentinel,
+        ]
         while True:
             ready = multiprocessing.connection.wait(handles)
             if self._replies in ready:
@@ -444,11 +447,12 @@ class GamePool:
             for env in self.data_roots:
                 await worker.call("warm_up", env)
             return
-        self._workers = [self._new_worker(i) for i in range(self.workers)]
-        await asyncio.gather(*(asyncio.to_thread(w.start) for w in self._workers))
+        started = [self._new_worker(i) for i in range(self.workers)]
+        self._workers = list(started)
+        await asyncio.gather(*(asyncio.to_thread(w.start) for w in started))
         try:
             async with asyncio.timeout(_START_TIMEOUT_S):
-                await asyncio.gather(*(w.ready for w in self._workers))
+                await asyncio.gather(*(w.ready for w in started))
         except (TimeoutError, A3tError) as e:
             await self.shutdown()
             raise Unavailable(f"env workers failed to start: {e or 'timed out'}") from e
@@ -607,7 +611,11 @@ class GamePool:
             self._background(asyncio.to_thread(worker.terminate))
 
     def _show_memory(self) -> None:
-        sizes = [w.rss_bytes for w in (*self._workers, *self._draining) if w.alive]
+        sizes = [
+            w.rss_bytes
+            for w in (*self._workers, *self._draining)
+            if isinstance(w, _ProcessWorker) and w.alive
+        ]
         metrics.WORKERS_RSS_BYTES.set(sum(sizes))
         metrics.WORKER_RSS_MAX_BYTES.set(max(sizes, default=0))
         metrics.WORKERS_DRAINING.set(len(self._draining))

@@ -298,6 +298,8 @@ def train(
     on_progress: Callable[[Progress], None] = lambda p: None,
 ) -> TrainResult:
     """Trains one run to completion (resuming from work_dir's last checkpoint if there is one)."""
+    from peft import LoraConfig
+
     # --- step 1: device, threads, where things go
     device = resolve_device(settings.device)
     if device == "cpu":
@@ -325,7 +327,7 @@ def train(
             f"{resume[1]['data_hash']}); a resumed run must train on the same data: start a new run"
         )
     items = read_dataset(dataset_path)
-    model, tokenizer = load_base(spec, device, settings.gradient_checkpointing)
+    base, tokenizer = load_base(spec, device, settings.gradient_checkpointing)
     examples = build_examples(
         tokenizer,
         items,
@@ -363,7 +365,7 @@ def train(
     )
 
     # --- step 3: LoRA on the frozen base (fresh, continued from the previous round, or resumed)
-    model = attach_lora(model, spec, resume[0] if resume else None)
+    model = attach_lora(base, spec, resume[0] if resume else None)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -480,6 +482,9 @@ def train(
             shutil.rmtree(staging, ignore_errors=True)
             raise
     lora = model.peft_config["default"]
+    assert isinstance(lora, LoraConfig)  # attach_lora's, or the resumed checkpoint's
+    # A list of module names (peft keeps it as a set), never a regex: attach_lora sets a list.
+    assert lora.target_modules is not None and not isinstance(lora.target_modules, str)
     manifest = {
         "name": spec.adapter_name,
         "version": spec.adapter_version,

@@ -112,9 +112,11 @@ def render_text(
     add_generation_prompt: bool = False,
 ) -> str:
     """The chat as text through the tokenizer's chat template."""
-    return tokenizer.apply_chat_template(
+    text = tokenizer.apply_chat_template(
         _dicts(messages), tokenize=False, add_generation_prompt=add_generation_prompt
     )
+    assert isinstance(text, str)  # tokenize=False: the rendered text
+    return text
 
 
 def encode_text(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
     from torch import nn
+    from transformers import PreTrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def _int8(module: nn.Linear) -> float:
     return (q * scales_b.float()[:, None] - w).abs().max().item()
 
 
-def use_lowbit_decode(model: nn.Module, max_rows: int = _DECODE_ROWS) -> dict[str, float]:
+def use_lowbit_decode(model: PreTrainedModel, max_rows: int = _DECODE_ROWS) -> dict[str, float]:
     """Gives the decoder Linears int4 and the LM head int8 decode copies (CPU, float32 model).
 
     Returns the largest weight error per kind ("int4", "int8"). Linears whose input size is not

@@ -307,6 +307,11 @@ class _Job:
             self.loop.call_soon_threadsafe(_set)
 
 
+def _gave_up(job: _Job) -> bool:
+    """The caller of a generate job stopped waiting (cancelled) before it finished."""
+    return job.future is not None and job.future.done()
+
+
 @dataclass
 class _GenerateRequest:
     messages: Sequence[ChatMessage]
@@ -556,13 +561,13 @@ class LocalEngine:
                         if running + len(joined) >= self.config.max_batch_size:
                             break
                         waiting.pop(0)
-                        row = self._guard(job, lambda job=job: self._start_row(job))
+                        row = self._guard(job, self._start_row)
                         if row is not None:
                             joined.append(row)
                         continue
                     if job.kind == "score":  # one forward of its own; fine between tokens
                         waiting.pop(0)
-                        self._guard(job, lambda job=job: job.resolve(self._score(*job.payload)))
+                        self._guard(job, lambda j: j.resolve(self._score(*j.payload)))
                         continue
                     # Loading/unloading adapters and stopping change what running rows use: only
                     # between batches, in arrival order relative to the calls around them.
@@ -572,13 +577,13 @@ class LocalEngine:
                     if job.kind == "stop":
                         self._shutdown(waiting)
                         return
-                    self._guard(job, lambda job=job: job.resolve(job.payload()))
+                    self._guard(job, lambda j: j.resolve(j.payload()))
                 self._decode_round(batches, joined)
 
-    def _guard(self, job: _Job, fn: Callable[[], Any]) -> Any:
-        """Runs fn; an error fails this job only, never the worker."""
+    def _guard(self, job: _Job, fn: Callable[[_Job], Any]) -> Any:
+        """Runs fn(job); an error fails this job only, never the worker."""
         try:
-            return fn()
+            return fn(job)
         except A3tError as exc:
             job.resolve(error=exc)
         except Exception as exc:
@@ -853,7 +858,7 @@ class LocalEngine:
                     row.job.resolve(error=exc)
                 del batches[key]
                 continue
-            done = [row for row in batch.rows if row.finish_reason or row.job.future.done()]
+            done = [row for row in batch.rows if row.finish_reason or _gave_up(row.job)]
             for row in done:
                 self._finish(row)
             batch.rows = [row for row in batch.rows if row not in done]
@@ -901,7 +906,7 @@ class LocalEngine:
             return True
         stops = row.request.params.stop
         if stops:
-            text = self.tokenizer.decode(row.generated, skip_special_tokens=True)
+            text = self._text(row.generated)
             cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
             if cut >= 0:
                 row.text = text[:cut]
@@ -912,13 +917,18 @@ class LocalEngine:
             return True
         return False
 
+    def _text(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        assert isinstance(text, str)  # one sequence of ids decodes to one string
+        return text
+
     def _finish(self, row: _Row) -> None:
         generated = row.generated
         # The cache now holds the prompt and every generated token but the last (never fed).
         row.episode.ids = row.episode.ids + generated[:-1]
         if not row.text:
             body = generated[:-1] if generated and generated[-1] in self._eos else generated
-            row.text = self.tokenizer.decode(body, skip_special_tokens=True)
+            row.text = self._text(body)
         usage = TokenUsage(
             prompt_tokens=row.prompt_len,
             cached_prompt_tokens=row.cached,

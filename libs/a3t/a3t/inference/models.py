@@ -108,9 +108,13 @@ def _convert(target: Path) -> None:
     fix_special_tokens(model, tokenizer)
     # The weights are already dequantised to float32; only the GGUF marker stops save_pretrained
     # (transformers refuses to serialise "gguf-quantised" models), so drop it.
-    model.hf_quantizer = None
-    model.is_quantized = False
-    model.quantization_method = None
+    # setattr: nn.Module's typing reads any other attribute as a tensor or a submodule.
+    for name, value in (
+        ("hf_quantizer", None),
+        ("is_quantized", False),
+        ("quantization_method", None),
+    ):
+        setattr(model, name, value)
     del model.config.quantization_config
     # Written to a sibling temp dir and renamed, so a crash never leaves a half checkpoint that
     # the check above would take for a finished one.
@@ -194,7 +198,9 @@ def load_model(
             f"give a local checkpoint directory or {SMOLLM2!r}"
         ) from exc
     if not quantize_4bit:
-        model.to(device)
+        # PreTrainedModel.to is decorated with functools.wraps(nn.Module.to), which mypy types as
+        # an unbound function (its first argument `self`): a false positive.
+        model.to(device)  # type: ignore[arg-type]
     model.eval()
     if tokenizer.pad_token is None or tokenizer.eos_token != END_OF_TURN:
         fix_special_tokens(model, tokenizer)

@@ -91,7 +91,9 @@ async def wait_for_serving(target: str, timeout: float = 120.0, service: str = "
         stub = health_pb2_grpc.HealthStub(chan)
         while time.monotonic() < deadline:
             try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+                # types-grpcio-health-checking's HealthStub omits the methods grpc generates.
+                request = health_pb2.HealthCheckRequest(service=service)
+                resp = await stub.Check(request, timeout=2)  # type: ignore[attr-defined]
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return
                 last = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -54,6 +54,8 @@ class ServingGate:
 _UNGATED = ("/grpc.health.", "/grpc.reflection.")
 # Answered without the token: Kubernetes' native gRPC probes cannot send metadata.
 _UNAUTHENTICATED_OK = "/grpc.health.v1."
+# A server-streaming handler on an aio server: (request, context) -> async iterator of responses.
+StreamBehavior = Callable[..., AsyncIterator[Any]]
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,11 @@ class ServerInterceptor(aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         if handler is None:
             return handler
@@ -127,7 +131,9 @@ class ServerInterceptor(aio.ServerInterceptor):
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(call, handler.unary_stream),
+                # grpc's stubs type handlers as the sync API's; an aio server's unary_stream
+                # handler is an async generator function.
+                self._wrap_stream(call, cast(StreamBehavior, handler.unary_stream)),
                 request_deserializer=None,
                 response_serializer=handler.response_serializer,
             )
@@ -196,7 +202,7 @@ class ServerInterceptor(aio.ServerInterceptor):
 
         return wrapped
 
-    def _wrap_stream(self, call: _Call, behavior: Callable[..., AsyncIterator[Any]]):
+    def _wrap_stream(self, call: _Call, behavior: StreamBehavior):
         method = call.method
 
         async def wrapped(raw: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:

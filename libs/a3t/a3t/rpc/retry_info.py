@@ -18,7 +18,7 @@ from grpc_status import rpc_status
 from a3t.errors import A3tError, ResourceExhausted
 
 
-def trailers(exc: A3tError, code: grpc.StatusCode) -> tuple[tuple[str, bytes], ...]:
+def trailers(exc: A3tError, code: grpc.StatusCode) -> tuple[tuple[str, str | bytes], ...]:
     """The trailing metadata of an error status: a RetryInfo when the error carries a delay."""
     if not isinstance(exc, ResourceExhausted) or exc.retry_after_seconds is None:
         return ()
@@ -33,7 +33,9 @@ def trailers(exc: A3tError, code: grpc.StatusCode) -> tuple[tuple[str, bytes], .
 def retry_delay(exc: aio.AioRpcError) -> float | None:
     """Seconds the server asked the client to wait before retrying (its RetryInfo), or None."""
     try:
-        status = rpc_status.from_call(exc)
+        # from_call reads only code(), details() and trailing_metadata(), which an AioRpcError
+        # has; grpc-status's stubs ask for a sync grpc.Call.
+        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
     except ValueError:  # details that do not match the status: not a hint to trust
         return None
     if status is None:

@@ -136,26 +136,51 @@ class _WithToken:
 
     def _details(self, details: aio.ClientCallDetails) -> aio.ClientCallDetails:
         metadata = aio.Metadata(*(details.metadata or ()), self._pair)
-        return details._replace(metadata=metadata)
+        return aio.ClientCallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+        )
 
-    async def _intercept(self, continuation: Callable, details: aio.ClientCallDetails, request):
-        return await continuation(self._details(details), request)
 
-
+# Each continuation takes the call details and the request (or the request iterator) and returns
+# the call; the four differ only in the kinds grpc's stubs give them.
 class _UnaryUnary(_WithToken, aio.UnaryUnaryClientInterceptor):
-    intercept_unary_unary = _WithToken._intercept
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request)
 
 
 class _UnaryStream(_WithToken, aio.UnaryStreamClientInterceptor):
-    intercept_unary_stream = _WithToken._intercept
+    async def intercept_unary_stream(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request)
 
 
 class _StreamUnary(_WithToken, aio.StreamUnaryClientInterceptor):
-    intercept_stream_unary = _WithToken._intercept
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request_iterator)
 
 
 class _StreamStream(_WithToken, aio.StreamStreamClientInterceptor):
-    intercept_stream_stream = _WithToken._intercept
+    async def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request_iterator)
 
 
 def token_interceptors(token: str) -> list[aio.ClientInterceptor]:

@@ -17,7 +17,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from a3t.errors import ConfigError
 from a3t.metrics import rpc_metrics, start_metrics_server
 from a3t.rpc.interceptors import ServerInterceptor, ServingGate
 from a3t.rpc.security import TokenCheck, load_security
-from a3t.settings import describe, load_settings
+from a3t.settings import ServiceSettings, describe, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 Hook = Callable[[], Awaitable[None]]
-S = TypeVar("S")
+S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Registration:
     """One gRPC service to add: the generated `add_XServicer_to_server`, the servicer, and the
     full service name (e.g. `a3t.env.v1.EnvService`) for health and reflection."""
 
-    add_to_server: Callable[[Any, aio.server], None]
+    add_to_server: Callable[[Any, aio.Server], None]
     servicer: Any
     full_name: str
 
@@ -121,6 +121,7 @@ async def start_server(
     address = f"{host}:{port}"
     try:
         if security.cert_chain is not None:
+            assert security.private_key is not None  # load_security refuses one without the other
             credentials = grpc.ssl_server_credentials([(security.private_key, security.cert_chain)])
             bound = server.add_secure_port(address, credentials)
         else:
@@ -213,7 +214,7 @@ async def serve(
 def run_service(
     service: str,
     settings_cls: type[S],
-    run: Callable[[S], Awaitable[None]],
+    run: Callable[[S], Coroutine[Any, Any, None]],
     argv: Sequence[str] | None = None,
 ) -> int:
     """The body of every service's `main()`: load and validate settings (exit 2 with every

@@ -51,7 +51,7 @@ import datetime
 import hashlib
 import heapq
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,7 +225,7 @@ def word_overlap(a: str, b: str) -> float:
 
 
 def check(
-    exact: dict[str, Callable[[Any], Any]] | None = None,
+    exact: Mapping[str, Callable[[Any], Any]] | None = None,
     words: tuple[str, ...] = (),
     output: bool = True,
     deleted_from: str = "",
