@@ -271,16 +271,15 @@ def _store(args: argparse.Namespace) -> Store:
 def _global_flags(parser: argparse.ArgumentParser, defaults: bool) -> argparse.ArgumentParser:
     """--workdir and --log-level. Each subcommand takes them too (`a3t report NAME --workdir X`);
     there they default to SUPPRESS, so a value given before the subcommand is not overwritten."""
-    unset = {} if defaults else {"default": argparse.SUPPRESS}
     parser.add_argument(
         "--workdir",
         help="where the store, artifacts and logs live (default $A3T_WORKDIR or var/run)",
-        **(unset or {"default": os.environ.get("A3T_WORKDIR", "var/run")}),
+        default=os.environ.get("A3T_WORKDIR", "var/run") if defaults else argparse.SUPPRESS,
     )
     parser.add_argument(
         "--log-level",
         help="DEBUG, INFO, WARNING (default) or ERROR",
-        **(unset or {"default": "WARNING"}),
+        default="WARNING" if defaults else argparse.SUPPRESS,
     )
     return parser
 
@@ -291,9 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     common = _global_flags(argparse.ArgumentParser(add_help=False), defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
     # "serve" passes everything after the service name on: it takes no global flags after it.
-    for_sub = {"parents": [common]}
+    for_sub = [common]
 
-    run = sub.add_parser("run", help="run the A3T loop locally (the embedded default)", **for_sub)
+    run = sub.add_parser(
+        "run", help="run the A3T loop locally (the embedded default)", parents=for_sub
+    )
     run.add_argument("--name", help="experiment name; the same name resumes it")
     run.add_argument("--rounds", type=int)
     run.add_argument("--base-model", help="model of policy, actre and trainer (default smollm2)")
@@ -367,19 +368,19 @@ def main(argv: list[str] | None = None) -> int:
         help="how long a call waits for a service that does not answer before the run fails",
     )
 
-    sub.add_parser("status", help="experiments in the store", **for_sub)
-    rep = sub.add_parser("report", help="markdown table per round, and a plot", **for_sub)
+    sub.add_parser("status", help="experiments in the store", parents=for_sub)
+    rep = sub.add_parser("report", help="markdown table per round, and a plot", parents=for_sub)
     rep.add_argument("name")
     rep.add_argument("--plot", help="write a PNG plot of success per round and task type")
     exp = sub.add_parser(
-        "export", help="trajectories as JSONL (datasets.load_dataset('json'))", **for_sub
+        "export", help="trajectories as JSONL (datasets.load_dataset('json'))", parents=for_sub
     )
     exp.add_argument("name")
     exp.add_argument("--out", required=True)
     res = sub.add_parser(
         "resume",
         help="run a failed or cancelled experiment of a controller service again",
-        **for_sub,
+        parents=for_sub,
     )
     res.add_argument("name", help="experiment name or id")
     res.add_argument(

@@ -93,7 +93,8 @@ class GrpcEnv:
         return await self._patience.call("env", method, request, timeout=timeout)
 
     async def list_tasks(self, env: str, split: str) -> list[Task]:
-        tasks, token = [], ""
+        tasks: list[Task] = []
+        token = ""
         while True:
             resp = await self._call(
                 self._stub.ListTasks,

@@ -212,9 +212,8 @@ def agreement(
     precision, recall = precision_recall(
         [kept[c.trajectory_id] for c in candidates], [c.won for c in candidates]
     )
-    parsed = [c for c in candidates if scores.get(c.trajectory_id) is not None]
-    won = [c.won for c in parsed]
-    return CriticAgreement(precision, recall, auc([scores[c.trajectory_id] for c in parsed], won))
+    scored = [(s, c.won) for c in candidates if (s := scores.get(c.trajectory_id)) is not None]
+    return CriticAgreement(precision, recall, auc([s for s, _ in scored], [w for _, w in scored]))
 
 
 def select(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import cast
 
 import yaml
 
@@ -32,8 +33,11 @@ _STATES = {
     "failed": pb.EXPERIMENT_STATE_FAILED,
     "cancelled": pb.EXPERIMENT_STATE_CANCELLED,
 }
-# Each phase to the RoundPhase value of its name (a phase without one fails at import).
-_PHASES = {name: pb.RoundPhase.Value(f"ROUND_PHASE_{name.upper()}") for name in PHASES}
+# Each phase to the RoundPhase value of its name (a phase without one fails at import). The cast:
+# protoc's .pyi types Value() as a plain int, the message fields as the enum.
+_PHASES = {
+    name: cast(pb.RoundPhase, pb.RoundPhase.Value(f"ROUND_PHASE_{name.upper()}")) for name in PHASES
+}
 _SELECTORS = {
     pb.SELECTOR_UNSPECIFIED: "env",
     pb.SELECTOR_ENV: "env",
@@ -255,7 +259,7 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
         return pb.ExperimentEvent(
             experiment_id=eid,
             round=round_,
-            phase=_PHASES.get(phase, 0),
+            phase=_PHASES.get(phase, pb.ROUND_PHASE_UNSPECIFIED),
             done=done,
             total=total,
             message=message,

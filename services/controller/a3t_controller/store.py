@@ -290,7 +290,8 @@ class RoundStats:
             values["critic"] = CriticAgreement(
                 **{name: data.get(key) for name, key in _CRITIC_KEYS.items()}
             )
-        return cls(**values, **keyed)
+        values.update(keyed)  # disjoint: `plain` leaves the keyed fields out
+        return cls(**values)
 
 
 @dataclass(frozen=True)
