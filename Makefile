@@ -52,9 +52,10 @@ test-system: $(STAMP) ## tests that need Debian packages: promtool/prometheus, p
 test-all: $(STAMP) ## every test
 	$(PY) -m pytest -q
 
-lint: $(STAMP) ## ruff check + format check
+lint: $(STAMP) ## ruff check + format check; mypy on libs/a3t and the six services (pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 fmt: $(STAMP) ## ruff fix + format
 	$(VENV)/bin/ruff check --fix .
