@@ -464,20 +464,18 @@ class RoundRunner:
             truncate_negatives=config.truncate_negatives,
             per_step_weights=config.per_step_weights,
         )
-        weighted: list[tuple[str, float, int]] = []  # trajectory id, weight, steps trained on
+        weighted: list[WeightedTrajectory] = []
         off_prompt = truncated = 0
         for attempt in attempts:
             positives = tuple(p.trajectory for p in kept.get(attempt.task_id, []))
             composed = compose(TaskOutcome(attempt.trajectory, positives), rules)
             off_prompt += composed.base_negatives_dropped
             truncated += composed.negatives_truncated
-            weighted.extend(
-                (i.trajectory.trajectory_id, i.weight, len(i.trajectory.steps))
-                for i in composed.items
-            )
+            weighted.extend(composed.items)
         held_out = {t.task_id for t in eval_tasks}
-        trajectories = {t.trajectory_id: t for t in [*attempts, *explored.values()]}
-        leaked = [tid for tid, *_ in weighted if trajectories[tid].task_id in held_out]
+        leaked = [
+            i.trajectory.trajectory_id for i in weighted if i.trajectory.task.task_id in held_out
+        ]
         if leaked:  # never train on held-out tasks (DESIGN.md step 4)
             raise FailedPrecondition(f"held-out evaluation tasks reached the pool: {leaked}")
         size = self._store.add_to_pool(exp, round_, weighted)
@@ -485,8 +483,8 @@ class RoundRunner:
             selected=sum(len(v) for v in kept.values()),
             pool_added=len(weighted),
             pool_size=size,
-            pool_positive=sum(w > 0 for _, w, _ in weighted),
-            pool_negative=sum(w < 0 for _, w, _ in weighted),
+            pool_positive=sum(i.weight > 0 for i in weighted),
+            pool_negative=sum(i.weight < 0 for i in weighted),
             negatives_truncated=truncated,
             base_negatives_dropped=off_prompt,
         )
@@ -514,7 +512,7 @@ class RoundRunner:
                 config.chat_data_ratio,
                 config.seed + round_,
             )
-        write_dataset(dataset, [*(WeightedTrajectory(w, t) for w, t in pool), *chats])
+        write_dataset(dataset, [*pool, *chats])
         previous = self._store.promoted_adapter(exp)
         # The trainer answers a request id it knows with that run: a run that failed would fail
         # a resumed experiment again, so a retry after a failure is a new request.

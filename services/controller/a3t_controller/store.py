@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from a3t.compose import WeightedTrajectory
 from a3t.errors import AlreadyExists, FailedPrecondition, NotFound, quote
 from a3t.trajectory import Trajectory
 
@@ -654,20 +655,31 @@ class Store:
         return [Decision(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
 
     def add_to_pool(
-        self, experiment_id: str, round_: int, weighted: list[tuple[str, float, int]]
+        self, experiment_id: str, round_: int, items: Sequence[WeightedTrajectory]
     ) -> int:
-        """Adds (trajectory_id, weight, train_steps) entries (train_steps 0 = every step); a
-        trajectory already pooled keeps its first entry. Returns the pool size after."""
+        """Adds each item's stored trajectory (by its id) with its weight, trained on as many
+        steps as the item has (a3t.compose may cut a failure); a trajectory already pooled keeps
+        its first entry. Returns the pool size after."""
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO pool (experiment_id, trajectory_id, weight, round_added, "
                 "train_steps) VALUES (?, ?, ?, ?, ?)",
-                [(experiment_id, t, w, round_, n) for t, w, n in weighted],
+                [
+                    (
+                        experiment_id,
+                        i.trajectory.trajectory_id,
+                        i.weight,
+                        round_,
+                        len(i.trajectory.steps),
+                    )
+                    for i in items
+                ],
             )
         return self.count("pool", experiment_id)
 
-    def pool(self, experiment_id: str) -> list[tuple[float, Trajectory]]:
-        """(weight, trajectory as trained on: cut to its pooled train_steps) per pool entry."""
+    def pool(self, experiment_id: str) -> list[WeightedTrajectory]:
+        """Every pool entry, its trajectory as trained on: cut to its pooled train_steps (0, in
+        a store from before that column, is every step)."""
         rows = self._db.execute(
             "SELECT p.weight, p.train_steps, t.json, t.split FROM pool p JOIN trajectories t "
             "USING (trajectory_id) WHERE p.experiment_id = ? ORDER BY p.round_added, t.task_id, "
@@ -679,7 +691,7 @@ class Store:
             traj = Trajectory.from_json(r["json"])
             if r["train_steps"]:
                 traj = dataclasses.replace(traj, steps=traj.steps[: r["train_steps"]])
-            out.append((r["weight"], traj))
+            out.append(WeightedTrajectory(r["weight"], traj))
         return out
 
     # --- training, adapters, evaluations

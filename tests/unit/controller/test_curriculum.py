@@ -44,7 +44,7 @@ async def test_levels_follow_the_attempt_success_rate(tmp_path, levels, threshol
     for r, split in enumerate(splits):
         assert {t.trajectory.task.split for t in store.trajectories(eid, r, "attempt")} == {split}
         assert len(store.trajectories(eid, r, "attempt")) == 4
-    assert {t.task.split for _, t in store.pool(eid)} == set(splits)
+    assert {i.trajectory.task.split for i in store.pool(eid)} == set(splits)
     assert {t.trajectory.task.split for t in store.trajectories(eid, phase="eval")} == {"eval"}
     from a3t_controller.report import markdown_report
 

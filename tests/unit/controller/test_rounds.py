@@ -33,6 +33,11 @@ def step_rows(store: Store, trajectory_id: str) -> list[dict]:
         return [dict(r) for r in rows]
 
 
+def pooled(store: Store, experiment_id: str) -> list[tuple[float, object]]:
+    """(weight, trajectory as trained on) per pool entry."""
+    return [(i.weight, i.trajectory) for i in store.pool(experiment_id)]
+
+
 def make(tmp_path, on_progress=None, cpu_clock=None, with_critic=True, **overrides):
     env = FakeEnv({"train": tasks("train", 6), "eval": tasks("eval", 4, start=10)})
     policy, actre, trainer = FakePolicy(), FakeActRe(), FakeTrainer()
@@ -123,7 +128,7 @@ async def test_two_rounds_persist_everything(tmp_path):
         False,
         0,
     )
-    pool = store.pool(eid)
+    pool = pooled(store, eid)
     by_task = {}
     for w, t in pool:
         by_task.setdefault((t.round, t.task.task_id), []).append((w, len(t.steps)))
@@ -242,7 +247,7 @@ async def test_base_negatives_on_balances_round_0(tmp_path):
     store, runner, exp, *_ = make(tmp_path, base_negatives=True, rounds=1)
     await runner.run(exp.experiment_id)
     by_task = {}
-    for w, t in store.pool(exp.experiment_id):
+    for w, t in pooled(store, exp.experiment_id):
         by_task.setdefault(t.task.task_id, []).append((w, len(t.steps)))
     # Per step (weight x steps) the contrastive weights of each task sum to zero.
     assert by_task and all(
@@ -255,7 +260,7 @@ async def test_per_trajectory_weights_when_per_step_is_off(tmp_path):
     store, runner, exp, *_ = make(tmp_path, base_negatives=True, per_step_weights=False, rounds=1)
     await runner.run(exp.experiment_id)
     by_task = {}
-    for w, t in store.pool(exp.experiment_id):
+    for w, t in pooled(store, exp.experiment_id):
         by_task.setdefault(t.task.task_id, []).append(w)
     # The paper's weights: +1/(K'+1) per success, -K'/(K'+1) for the failure, whatever the lengths.
     for ws in by_task.values():
@@ -266,7 +271,7 @@ async def test_per_trajectory_weights_when_per_step_is_off(tmp_path):
 async def test_sft_only_has_no_negative_weights(tmp_path):
     store, runner, exp, *_ = make(tmp_path, sft_only=True, rounds=1)
     await runner.run(exp.experiment_id)
-    weights = [w for w, _ in store.pool(exp.experiment_id)]
+    weights = [w for w, _ in pooled(store, exp.experiment_id)]
     assert weights and all(w == 1.0 for w in weights)
 
 
@@ -450,8 +455,8 @@ async def test_a_rollout_that_keeps_failing_drops_its_tasks_group_for_the_phase(
     assert len(stored) == 2
     ids = {t.trajectory_id for t in store.trajectories(eid) if t.task_id == task}
     assert not ids & {r.trajectory_id for r in store.selections(eid, 0)}
-    assert all(t.task.task_id != task for _, t in store.pool(eid))
-    assert len({t.task.task_id for _, t in store.pool(eid)}) == 5
+    assert all(t.task.task_id != task for _, t in pooled(store, eid))
+    assert len({t.task.task_id for _, t in pooled(store, eid)}) == 5
     lines = markdown_report(store, eid).splitlines()
     head = [c.strip() for c in lines[2].split("|")]
     row = dict(zip(head, (c.strip() for c in lines[5].split("|")), strict=True))

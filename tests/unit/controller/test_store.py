@@ -4,9 +4,11 @@ their JSON column, and damaged stores refused on open."""
 import json
 import random
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
+from a3t.compose import WeightedTrajectory
 from a3t.errors import FailedPrecondition
 from a3t.trajectory import Step, Task, Trajectory
 from a3t_controller.store import CriticAgreement, RoundStats, Store
@@ -14,19 +16,21 @@ from a3t_controller.store import CriticAgreement, RoundStats, Store
 TASK = Task(env="alfworld", task_id="t0", split="train", task_type="pick_and_place_simple")
 
 
-def _stored(store: Store) -> tuple[str, str]:
+def _stored(store: Store) -> tuple[str, Trajectory]:
     exp = store.create_experiment("s", "req", {}).experiment_id
     store.start_round(exp, 0, "", 1.0)
     steps = tuple(Step(action=f"go to shelf {i}", observation="ok") for i in range(6))
     traj = Trajectory(task=TASK, initial_observation="room", steps=steps)
-    return exp, store.add_trajectory(exp, 0, "attempt", 0, traj)
+    return exp, replace(traj, trajectory_id=store.add_trajectory(exp, 0, "attempt", 0, traj))
 
 
 def test_pool_gives_each_trajectory_cut_to_its_train_steps(tmp_path):
     store = Store(tmp_path / "a3t.sqlite")
-    exp, tid = _stored(store)
-    assert store.add_to_pool(exp, 0, [(tid, -0.5, 2)]) == 1
-    [(weight, traj)] = store.pool(exp)
+    exp, stored = _stored(store)
+    cut = replace(stored, steps=stored.steps[:2])  # a failure cut to its task's longest success
+    assert store.add_to_pool(exp, 0, [WeightedTrajectory(-0.5, cut)]) == 1
+    [item] = store.pool(exp)
+    weight, traj = item.weight, item.trajectory
     assert weight == -0.5 and [s.action for s in traj.steps] == ["go to shelf 0", "go to shelf 1"]
     assert len(store.trajectories(exp, 0, "attempt")[0].trajectory.steps) == 6  # stored whole
 
@@ -34,15 +38,16 @@ def test_pool_gives_each_trajectory_cut_to_its_train_steps(tmp_path):
 def test_a_store_from_before_train_steps_gets_the_column_and_keeps_its_pool(tmp_path):
     path = tmp_path / "a3t.sqlite"
     store = Store(path)
-    exp, tid = _stored(store)
-    store.add_to_pool(exp, 0, [(tid, 1.0, 0)])
+    exp, stored = _stored(store)
+    store.add_to_pool(exp, 0, [WeightedTrajectory(1.0, stored)])
     store.close()
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE pool DROP COLUMN train_steps")  # the schema of an older store
     db.commit()
     db.close()
     store = Store(path)  # adds the column back, default 0 = every step
-    [(weight, traj)] = store.pool(exp)
+    [item] = store.pool(exp)
+    weight, traj = item.weight, item.trajectory
     assert weight == 1.0 and len(traj.steps) == 6
 
 
