@@ -167,6 +167,12 @@ def compose(outcome: TaskOutcome, rules: ComposeRules) -> Composed:
     """The items one task trains on under `rules`, each rule applied in the order below."""
     items = compose_task(outcome)
     dropped = truncated = 0
+    if rules.real_valued_reward and not outcome.attempt.won and items:
+        # Mean-reward baseline over the real rewards instead of the binarised ones. Taken over
+        # the whole group, the failed attempt included, before any rule drops it: a baseline
+        # over the successes alone (all reward 1) would weigh each of them 0.
+        mean = sum(i.trajectory.reward for i in items) / len(items)
+        items = [WeightedTrajectory(i.trajectory.reward - mean, i.trajectory) for i in items]
     if not rules.base_negatives and outcome.attempt.policy_adapter in BASE_ADAPTERS:
         # The base model acted with the 1-shot exemplar, which the trainer does not render: its
         # failure is not a sample of the policy being trained, and pushing it down (format
@@ -174,10 +180,6 @@ def compose(outcome: TaskOutcome, rules: ComposeRules) -> Composed:
         # task's successes still count.
         dropped = sum(i.weight < 0 for i in items)
         items = [i for i in items if i.weight > 0]
-    if rules.real_valued_reward and not outcome.attempt.won and items:
-        # Mean-reward baseline over the real rewards instead of the binarised ones.
-        mean = sum(i.trajectory.reward for i in items) / len(items)
-        items = [WeightedTrajectory(i.trajectory.reward - mean, i.trajectory) for i in items]
     if rules.sft_only:  # baseline: successes only, each with weight 1, no negative term
         items = [WeightedTrajectory(1.0, i.trajectory) for i in items if i.weight > 0]
     if rules.truncate_negatives:

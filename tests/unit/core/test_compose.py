@@ -236,10 +236,13 @@ def test_rules_combine_in_order():
         ("g-s4", pytest.approx(5 / 18), 4),
         ("g-own", pytest.approx(-5 / 9), 4),
     ]
-    # The base model's failure is dropped before the real-valued baseline is taken: over the
-    # two successes alone (reward 1 each) every weight is 0.
+    # The real-valued baseline is taken over the whole group (0.25, 1, 1: mean 0.75) before the
+    # base model's failure is dropped: each success keeps 1 - 0.75 (over the successes alone,
+    # reward 1 each, every weight would be 0 and the ablation would learn nothing).
     real_base = replace(PAPER, base_negatives=False, real_valued_reward=True)
-    assert _out(compose(_task(adapter=""), real_base)) == [("g-s2", 0.0, 2), ("g-s4", 0.0, 4)]
+    composed = compose(_task(adapter=""), real_base)
+    assert _out(composed) == [("g-s2", 0.25, 2), ("g-s4", 0.25, 4)]
+    assert composed.base_negatives_dropped == 1
     # SFT after the real-valued reward: what stays positive is trained on at weight 1; with
     # nothing negative left, truncation cuts nothing and the per-step scaling is skipped.
     sft = replace(
