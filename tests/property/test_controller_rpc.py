@@ -17,7 +17,7 @@ from a3t.controller.v1 import controller_pb2 as pb
 from a3t.controller.v1 import controller_pb2_grpc
 from a3t.paging import DEFAULT_PAGE_SIZE
 from a3t.rpc.server import Registration, start_server
-from a3t_controller.rounds import Services
+from a3t_controller.ports import Services
 from a3t_controller.server import ControllerServicer
 from a3t_controller.store import Store
 from tests.property.loopback import answer

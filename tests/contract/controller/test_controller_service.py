@@ -12,7 +12,7 @@ from a3t.controller.v1 import controller_pb2_grpc
 from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, start_server
 from a3t_controller.config import SELECTORS
-from a3t_controller.rounds import Services
+from a3t_controller.ports import Services
 from a3t_controller.server import ControllerServicer, config_from_spec
 from a3t_controller.store import Store
 from tests.unit.controller.fakes import (

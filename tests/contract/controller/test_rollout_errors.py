@@ -19,7 +19,8 @@ from a3t_controller.clients import GrpcActRe, GrpcEnv, GrpcPolicy
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.episode import RolloutFailed
 from a3t_controller.patience import Patience, ServiceFailed
-from a3t_controller.rounds import RoundRunner, Services
+from a3t_controller.ports import Services
+from a3t_controller.rounds import RoundRunner
 from a3t_controller.store import Store
 from tests.unit.controller.fakes import FakeActRe, FakePolicy, FakeTrainer
 

@@ -21,8 +21,8 @@ from a3t.prompts import actre_messages, policy_messages
 from a3t.trajectory import TokenUsage
 from a3t_controller.clients import GrpcEnv
 from a3t_controller.config import ExperimentConfig
-from a3t_controller.ports import PolicyAnswer
-from a3t_controller.rounds import RoundRunner, Services
+from a3t_controller.ports import PolicyAnswer, Services
+from a3t_controller.rounds import RoundRunner
 from a3t_controller.store import Store
 from a3t_env.config import EnvSettings
 from tests.contract.env.server import serving_env
