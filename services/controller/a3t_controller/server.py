@@ -259,7 +259,8 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
         return pb.ExperimentEvent(
             experiment_id=eid,
             round=round_,
-            phase=_PHASES.get(phase, pb.ROUND_PHASE_UNSPECIFIED),
+            # Evaluation episodes report their phase as "eval" (the base evaluation too).
+            phase=_PHASES.get("evaluate" if phase == "eval" else phase, pb.ROUND_PHASE_UNSPECIFIED),
             done=done,
             total=total,
             message=message,

@@ -89,6 +89,10 @@ async def test_create_watch_list(stub):
     ]
     assert events[-1].state == pb.EXPERIMENT_STATE_SUCCEEDED
     assert any(e.phase == pb.ROUND_PHASE_EXPLORE and e.total > 0 for e in events)
+    # Evaluation episodes (the base evaluation, round -1, and each round's) say EVALUATE.
+    evaluating = {e.round for e in events if e.phase == pb.ROUND_PHASE_EVALUATE and e.total > 0}
+    assert -1 in evaluating and 0 in evaluating
+    assert not any(e.phase == pb.ROUND_PHASE_UNSPECIFIED for e in events)
     got = await stub.GetExperiment(pb.GetExperimentRequest(experiment_id=exp.experiment_id))
     assert got.state == pb.EXPERIMENT_STATE_SUCCEEDED
     rounds = await stub.ListRounds(pb.ListRoundsRequest(experiment_id=exp.experiment_id))
