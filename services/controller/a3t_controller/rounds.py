@@ -193,11 +193,16 @@ class RoundRunner:
             stats = await self._evaluate(exp, config, round_, trained.name, eval_tasks)
             phase = self._advance(exp, round_, "promote", stats)
         if phase == "promote":
-            trained = self._store.adapter(exp, round_ + 1)
-            if config.self_actre and self._svc.actre_adapters is not None:
-                await self._svc.actre_adapters.load_adapter(trained.name, trained.uri)
-            self._store.promote_adapter(exp, round_ + 1)
-            self._advance(exp, round_, "done", RoundStats(promoted=trained.name))
+            stats = await self._promote(exp, config, round_)
+            self._advance(exp, round_, "done", stats)
+
+    async def _promote(self, exp: str, config: ExperimentConfig, round_: int) -> RoundStats:
+        """The evaluated adapter becomes the policy's (and, with self-ActRe, ActRe's)."""
+        trained = self._store.adapter(exp, round_ + 1)
+        if config.self_actre and self._svc.actre_adapters is not None:
+            await self._svc.actre_adapters.load_adapter(trained.name, trained.uri)
+        self._store.promote_adapter(exp, round_ + 1)
+        return RoundStats(promoted=trained.name)
 
     def _clock(self) -> tuple[float, float | None]:
         return time.monotonic(), self._cpu_clock() if self._cpu_clock else None
