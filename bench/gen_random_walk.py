@@ -240,8 +240,8 @@ def main() -> int:
             "",
             f"Command: `{command.strip()}` (PYTHONPATH=libs/a3t:services/env when the packages "
             "are not installed).",
-            f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (the load average says what "
-            "else ran), "
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (the load average says "
+            "what else ran), "
             f"Python {platform.python_version()}, {args.workers} worker processes; "
             f"date {datetime.date.today().isoformat()}; generator version {GENERATOR_VERSION}, "
             f"seed {args.seed}; wall time {wall / 60:.1f} min; 15-minute load average at the "
