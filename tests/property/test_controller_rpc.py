@@ -17,6 +17,7 @@ from a3t.controller.v1 import controller_pb2 as pb
 from a3t.controller.v1 import controller_pb2_grpc
 from a3t.paging import DEFAULT_PAGE_SIZE
 from a3t.rpc.server import Registration, start_server
+from a3t_controller.core import ControllerCore
 from a3t_controller.ports import Services
 from a3t_controller.server import ControllerServicer
 from a3t_controller.store import Store
@@ -52,7 +53,8 @@ def controller(loop, tmp_path_factory):
     )
 
     async def start():
-        servicer = ControllerServicer(Store(root / "c.sqlite"), services, root / "artifacts")
+        core = ControllerCore(Store(root / "c.sqlite"), services, root / "artifacts")
+        servicer = ControllerServicer(core)
         registration = Registration(
             controller_pb2_grpc.add_ControllerServiceServicer_to_server,
             servicer,
@@ -60,12 +62,12 @@ def controller(loop, tmp_path_factory):
         )
         running = await start_server("controller", [registration], metrics_port=None)
         await running.set_serving(True)
-        return servicer, running
+        return core, running
 
-    servicer, running = loop.run(start())
+    core, running = loop.run(start())
     with grpc.insecure_channel(f"127.0.0.1:{running.port}") as chan:
         yield controller_pb2_grpc.ControllerServiceStub(chan)
-    loop.run(servicer.stop_all())
+    loop.run(core.stop_all())
     loop.run(running.server.stop(0))
 
 

@@ -15,6 +15,7 @@ from a3t.controller.v1 import controller_pb2, controller_pb2_grpc
 from a3t.rpc.server import Registration, run_service, serve
 from a3t_controller import metrics
 from a3t_controller.config import ControllerSettings
+from a3t_controller.core import ControllerCore
 from a3t_controller.server import ControllerServicer
 from a3t_controller.store import Store
 from a3t_controller.wiring import build_services
@@ -35,13 +36,14 @@ async def run(settings: ControllerSettings) -> None:
     # A deployment turns action grounding on in the policy service's own settings (the chart's
     # policy.settings.ground_actions), for every caller; the controller does not ask for it.
     services = build_services(targets, store, settings.service_wait_seconds, ground_actions=False)
-    servicer = ControllerServicer(store, services, settings.artifacts_dir)
+    core = ControllerCore(store, services, settings.artifacts_dir)
+    servicer = ControllerServicer(core)
 
     async def start() -> None:
-        servicer.resume_running()
+        core.resume_running()
 
     async def stop() -> None:
-        await servicer.stop_all()
+        await core.stop_all()
         store.close()
 
     await serve(

@@ -12,6 +12,7 @@ from a3t.controller.v1 import controller_pb2_grpc
 from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, start_server
 from a3t_controller.config import SELECTORS
+from a3t_controller.core import ControllerCore
 from a3t_controller.ports import Services
 from a3t_controller.server import ControllerServicer, config_from_spec
 from a3t_controller.store import Store
@@ -43,7 +44,8 @@ async def stub(tmp_path):
         critic=FakeCritic(),
     )
     store = Store(tmp_path / "c.sqlite")
-    servicer = ControllerServicer(store, services, tmp_path / "artifacts")
+    core = ControllerCore(store, services, tmp_path / "artifacts")
+    servicer = ControllerServicer(core)
     running = await start_server(
         "controller",
         [
@@ -60,7 +62,7 @@ async def stub(tmp_path):
         stub = controller_pb2_grpc.ControllerServiceStub(chan)
         stub.services = services  # the fakes, for tests that make a service fail
         yield stub
-    await servicer.stop_all()
+    await core.stop_all()
     await running.server.stop(0)
 
 

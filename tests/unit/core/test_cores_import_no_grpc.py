@@ -10,7 +10,14 @@ import sys
 
 import pytest
 
-CORES = ("a3t_env.core", "a3t_policy.core", "a3t_actre.core", "a3t_critic.core", "a3t_trainer.core")
+CORES = (
+    "a3t_env.core",
+    "a3t_policy.core",
+    "a3t_actre.core",
+    "a3t_critic.core",
+    "a3t_trainer.core",
+    "a3t_controller.core",
+)
 # Prints the loaded modules a core must not need: grpc (and grpc_health, grpc_reflection) and
 # our generated code (a3t.<domain>.v1.*_pb2, whose *_pb2_grpc twins import grpc).
 LIST_FORBIDDEN = (
