@@ -102,7 +102,7 @@ class ControllerCore:
     def get(self, experiment_id: str) -> ExperimentRow:
         return self.store.experiment(experiment_id)
 
-    def list(self, page_size: int, page_token: str) -> Page[ExperimentRow]:
+    def page(self, page_size: int, page_token: str) -> Page[ExperimentRow]:
         return newest_first(
             self.store.experiments(),
             lambda row: (row.create_time, row.experiment_id),

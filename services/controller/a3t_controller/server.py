@@ -114,7 +114,7 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
         return experiment_pb(self._core.get(request.experiment_id))
 
     async def ListExperiments(self, request, context) -> pb.ListExperimentsResponse:
-        page = self._core.list(request.page_size, request.page_token)
+        page = self._core.page(request.page_size, request.page_token)
         return pb.ListExperimentsResponse(
             experiments=[experiment_pb(r) for r in page.items],
             next_page_token=page.next_page_token,
