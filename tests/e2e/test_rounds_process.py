@@ -194,6 +194,23 @@ def natural_keys(db: sqlite3.Connection) -> list[tuple]:
     ).fetchall()
 
 
+def assert_nothing_lost_or_doubled(cluster: Cluster, rounds: int) -> None:
+    """The store after an experiment of `rounds` rounds on 4 training and 2 held-out games: no
+    episode stored twice; every task attempted once per round, every failed attempt explored K=4
+    times, the base and each round evaluated on both held-out games."""
+    with cluster.db() as db:
+        keys = natural_keys(db)
+        counts = dict(
+            db.execute("SELECT phase, COUNT(*) FROM trajectories GROUP BY phase").fetchall()
+        )
+        failed_attempts = db.execute(
+            "SELECT COUNT(*) FROM trajectories WHERE phase = 'attempt' AND won = 0"
+        ).fetchone()[0]
+    assert len(keys) == len(set(keys)), "an episode was stored twice"
+    assert counts["attempt"] == rounds * 4 and counts["eval"] == (rounds + 1) * 2
+    assert counts["explore"] == 4 * failed_attempts
+
+
 async def test_two_rounds_with_real_services(cluster):
     eid = await create(cluster, "e2e", rounds=2)
     exp = await wait_state(cluster, eid)
@@ -289,19 +306,7 @@ async def test_a_service_killed_and_restarted_mid_round_is_waited_for(cluster, s
     await cluster.restart(service, down_seconds=3)
     exp = await wait_state(cluster, eid)
     assert exp.state == cpb.EXPERIMENT_STATE_SUCCEEDED, exp.error_message + cluster.logs()
-    with cluster.db() as db:
-        keys = natural_keys(db)
-        counts = dict(
-            db.execute("SELECT phase, COUNT(*) FROM trajectories GROUP BY phase").fetchall()
-        )
-        failed_attempts = db.execute(
-            "SELECT COUNT(*) FROM trajectories WHERE phase = 'attempt' AND won = 0"
-        ).fetchone()[0]
-    assert len(keys) == len(set(keys)), "an episode was stored twice"
-    # Nothing lost: every task attempted once per round, every failed one explored K=4 times,
-    # base + 2 rounds of evaluation on the 2 held-out games.
-    assert counts["attempt"] == 2 * 4 and counts["eval"] == 3 * 2
-    assert counts["explore"] == 4 * failed_attempts
+    assert_nothing_lost_or_doubled(cluster, rounds=2)
     url = f"http://127.0.0.1:{cluster.procs['controller'].metrics_port}/metrics"
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     # The controller waited for the service, and is no longer waiting.
@@ -331,17 +336,7 @@ async def test_an_env_worker_killed_mid_episode_is_replaced_and_nothing_is_lost(
     workers[0].kill()
     exp = await wait_state(cluster, eid)
     assert exp.state == cpb.EXPERIMENT_STATE_SUCCEEDED, exp.error_message + cluster.logs()
-    with cluster.db() as db:
-        keys = natural_keys(db)
-        counts = dict(
-            db.execute("SELECT phase, COUNT(*) FROM trajectories GROUP BY phase").fetchall()
-        )
-        failed_attempts = db.execute(
-            "SELECT COUNT(*) FROM trajectories WHERE phase = 'attempt' AND won = 0"
-        ).fetchone()[0]
-    assert len(keys) == len(set(keys)), "an episode was stored twice"
-    assert counts["attempt"] == 4 and counts["eval"] == 2 * 2
-    assert counts["explore"] == 4 * failed_attempts
+    assert_nothing_lost_or_doubled(cluster, rounds=1)
     env_log = cluster.procs["env"].log_path.read_text()
     died = re.search(r"env worker 0 died \(exit code -9\) with (\d+) sessions", env_log)
     assert died, env_log[-2000:]

@@ -18,18 +18,14 @@ from a3t.controller.v1 import controller_pb2_grpc
 from a3t.paging import DEFAULT_PAGE_SIZE
 from a3t.rpc.server import Registration, start_server
 from a3t_controller.core import ControllerCore
-from a3t_controller.ports import Services
 from a3t_controller.server import ControllerServicer
 from a3t_controller.store import Store
 from tests.property.loopback import answer
 from tests.property.strategies import hostile_text, messages
 from tests.property.test_config import _documents
 from tests.unit.controller.fakes import (
-    FakeActRe,
-    FakeCritic,
     FakeEnv,
-    FakePolicy,
-    FakeTrainer,
+    fake_services,
     tasks,
 )
 
@@ -40,17 +36,7 @@ OK = grpc.StatusCode.OK
 def controller(loop, tmp_path_factory):
     root = tmp_path_factory.mktemp("controller")
     env = FakeEnv({"train": tasks("train", 2), "eval": tasks("eval", 2, start=10)})
-    policy = FakePolicy()
-    services = Services(
-        env=env,
-        tasks=env,
-        policy=policy,
-        policy_adapters=policy,
-        actre=FakeActRe(),
-        actre_adapters=None,
-        trainer=FakeTrainer(),
-        critic=FakeCritic(),
-    )
+    services = fake_services(env)
 
     async def start():
         core = ControllerCore(Store(root / "c.sqlite"), services, root / "artifacts")

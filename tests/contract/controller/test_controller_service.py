@@ -13,15 +13,11 @@ from a3t.rpc.client import channel
 from a3t.rpc.server import Registration, start_server
 from a3t_controller.config import SELECTORS
 from a3t_controller.core import ControllerCore
-from a3t_controller.ports import Services
 from a3t_controller.server import ControllerServicer, config_from_spec
 from a3t_controller.store import Store
 from tests.unit.controller.fakes import (
-    FakeActRe,
-    FakeCritic,
     FakeEnv,
-    FakePolicy,
-    FakeTrainer,
+    fake_services,
     tasks,
 )
 
@@ -32,17 +28,7 @@ YAML = "max_steps: 6\nexplore_attempts: 4\nexplore_probability: [1.0]\nconcurren
 async def stub(tmp_path):
     env = FakeEnv({"train": tasks("train", 4), "eval": tasks("eval", 2, start=10)})
     env.step_delay = 0.02
-    policy = FakePolicy()
-    services = Services(
-        env=env,
-        tasks=env,
-        policy=policy,
-        policy_adapters=policy,
-        actre=FakeActRe(),
-        actre_adapters=None,
-        trainer=FakeTrainer(),
-        critic=FakeCritic(),
-    )
+    services = fake_services(env)
     store = Store(tmp_path / "c.sqlite")
     core = ControllerCore(store, services, tmp_path / "artifacts")
     servicer = ControllerServicer(core)

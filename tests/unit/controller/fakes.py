@@ -10,7 +10,7 @@ from pathlib import Path
 from a3t.artifacts import write_manifest
 from a3t.trajectory import StepSource, Task, TokenUsage
 from a3t_controller.episode import EpisodeInterrupted, RolloutFailed
-from a3t_controller.ports import EnvAnswer, PolicyAnswer, SessionView, TrainResult
+from a3t_controller.ports import EnvAnswer, PolicyAnswer, Services, SessionView, TrainResult
 
 
 def tasks(split: str, n: int, start: int = 0) -> list[Task]:
@@ -173,3 +173,19 @@ class FakeTrainer:
 class FakeCritic:
     async def score(self, traj):
         return (9.0 if traj.won else 2.0), "ok"
+
+
+def fake_services(env: FakeEnv, critic: bool = True) -> Services:
+    """Every service the round loop drives, as the fakes above (the env also lists tasks, the
+    policy also loads adapters); tests reach a fake through the returned Services."""
+    policy = FakePolicy()
+    return Services(
+        env=env,
+        tasks=env,
+        policy=policy,
+        policy_adapters=policy,
+        actre=FakeActRe(),
+        actre_adapters=None,
+        trainer=FakeTrainer(),
+        critic=FakeCritic() if critic else None,
+    )

@@ -9,16 +9,12 @@ import pytest
 from a3t.compose import WeightedChat, WeightedTrajectory, read_dataset
 from a3t.errors import FailedPrecondition, InvalidArgument, Unavailable
 from a3t_controller.config import ExperimentConfig
-from a3t_controller.ports import Services
 from a3t_controller.report import markdown_report
 from a3t_controller.rounds import BASE_ROUND, RoundRunner, check_held_out
 from a3t_controller.store import CriticAgreement, Store
 from tests.unit.controller.fakes import (
-    FakeActRe,
-    FakeCritic,
     FakeEnv,
-    FakePolicy,
-    FakeTrainer,
+    fake_services,
     tasks,
 )
 
@@ -40,17 +36,7 @@ def pooled(store: Store, experiment_id: str) -> list[tuple[float, object]]:
 
 def make(tmp_path, on_progress=None, cpu_clock=None, with_critic=True, **overrides):
     env = FakeEnv({"train": tasks("train", 6), "eval": tasks("eval", 4, start=10)})
-    policy, actre, trainer = FakePolicy(), FakeActRe(), FakeTrainer()
-    services = Services(
-        env=env,
-        tasks=env,
-        policy=policy,
-        policy_adapters=policy,
-        actre=actre,
-        actre_adapters=None,
-        trainer=trainer,
-        critic=FakeCritic() if with_critic else None,
-    )
+    services = fake_services(env, critic=with_critic)
     store = Store(tmp_path / "a3t.sqlite")
     fields = dict(
         name="t",
@@ -70,9 +56,9 @@ def make(tmp_path, on_progress=None, cpu_clock=None, with_critic=True, **overrid
         RoundRunner(store, services, tmp_path / "artifacts", on_progress, cpu_clock),
         exp,
         env,
-        policy,
-        actre,
-        trainer,
+        services.policy,
+        services.actre,
+        services.trainer,
     )
 
 
