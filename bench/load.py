@@ -28,7 +28,6 @@ import contextlib
 import os
 import platform
 import random
-import re
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ from pathlib import Path
 import grpc
 import psutil
 from grpc import aio
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -101,8 +101,12 @@ def gauge(proc: ServiceProcess, name: str) -> float:
     """Sum of a metric's samples on the service's metrics endpoint."""
     url = f"http://127.0.0.1:{proc.metrics_port}/metrics"
     text = urllib.request.urlopen(url, timeout=10).read().decode()
-    values = [float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M)]
-    return sum(values)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
 
 
 # --- env
