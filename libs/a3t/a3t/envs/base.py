@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from a3t.errors import InvalidArgument, quote
 from a3t.inference.base import ChatMessage
+from a3t.trajectory import Step
 
 # Split names become directory names: letters, digits, '_' and '-' only (\Z, not $: "x\n" is
 # refused).
@@ -137,7 +138,6 @@ class EnvPrompts:
     def exemplar_messages(self, task_type: str) -> list[ChatMessage]:
         """The 1-shot exemplar as chat turns, in the one ReAct format; [] when there is none."""
         from a3t.inference.chat import format_step
-        from a3t.trajectory import Step
 
         example = self.example(task_type)
         if example is None:
@@ -186,6 +186,10 @@ class EnvSpec:
     # The env's reward is a real-valued score (WebShop): reports show its mean x 100 beside the
     # success rate, as the env's papers do.
     mean_score: bool = False
+    # Judges one rationale (a synthesised step's thought) against what the agent had seen:
+    # (initial observation, the steps before it, the step) -> why it is not grounded, "" when
+    # it is. The controller reports the share grounded per round; None: not measured.
+    rationale_check: Callable[[str, Sequence[Step], Step], str] | None = None
 
     def environment(self, data_root: Path) -> Environment:
         """Imports the engine (heavy dependencies load here, in the env service only)."""

@@ -1,10 +1,12 @@
 """ALFWorld (Shridhar et al. 2021): household tasks in TextWorld, played by the real engine.
 
 The engine (`engine.py`, `gen/`) needs `alfworld` and `textworld[pddl]` and is imported by the env
-service only; the prompting (`prompts.py`) and defaults here are what every other service reads.
+service only; the prompting (`prompts.py`), the rationale check (`rationale.py`) and defaults here
+are what every other service reads.
 """
 
 from a3t.envs.alfworld.prompts import PROMPTS
+from a3t.envs.alfworld.rationale import check_rationale
 from a3t.envs.base import EnvDefaults, EnvSpec
 
 SPEC = EnvSpec(
@@ -20,4 +22,5 @@ SPEC = EnvSpec(
         explore_skip_verbs=("look", "inventory", "examine", "help"),
     ),
     max_action_chars=256,
+    rationale_check=check_rationale,
 )
