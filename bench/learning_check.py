@@ -277,7 +277,8 @@ def env_section(names: list[str], base: Path, args: argparse.Namespace) -> str:
                 f"| {name} | {row['round']} | {s.get('attempt_solved', '-')}/"
                 f"{s.get('attempt_total', '-')} | {s.get('explore_solved', '-')}/"
                 f"{s.get('explore_failed_tasks', '-')} ({s.get('explore_won', '-')} won of "
-                f"{s.get('explore_episodes', '-')}) | {s.get('pool_positive', '-')} / "
+                f"{s.get('explore_episodes', '-')}, {s.get('explore_env_steps', '-')} env steps)"
+                f" | {s.get('pool_positive', '-')} / "
                 f"{s.get('pool_negative', '-')} | {s.get('train_steps', '-')} | "
                 + ("unfinished |" if row["seconds"] is None else f"{row['seconds'] / 60:.1f} |")
                 + f" {phase_cpu(s)} |"

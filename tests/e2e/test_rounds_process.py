@@ -196,19 +196,30 @@ def natural_keys(db: sqlite3.Connection) -> list[tuple]:
 
 def assert_nothing_lost_or_doubled(cluster: Cluster, rounds: int) -> None:
     """The store after an experiment of `rounds` rounds on 4 training and 2 held-out games: no
-    episode stored twice; every task attempted once per round, every failed attempt explored K=4
-    times, the base and each round evaluated on both held-out games."""
+    episode stored twice; every task attempted once per round; every failed attempt explored
+    until its first win (max_positives_per_task 1) or K=4 times, no attempt missing; the base
+    and each round evaluated on both held-out games."""
     with cluster.db() as db:
         keys = natural_keys(db)
         counts = dict(
             db.execute("SELECT phase, COUNT(*) FROM trajectories GROUP BY phase").fetchall()
         )
-        failed_attempts = db.execute(
-            "SELECT COUNT(*) FROM trajectories WHERE phase = 'attempt' AND won = 0"
-        ).fetchone()[0]
+        failed = db.execute(
+            "SELECT round, task_id FROM trajectories WHERE phase = 'attempt' AND won = 0"
+        ).fetchall()
+        explored: dict[tuple[int, str], list[tuple[int, int]]] = {k: [] for k in failed}
+        for round_, task_id, attempt, won in db.execute(
+            "SELECT round, task_id, attempt, won FROM trajectories WHERE phase = 'explore' "
+            "ORDER BY round, task_id, attempt"
+        ):
+            explored[round_, task_id].append((attempt, won))
     assert len(keys) == len(set(keys)), "an episode was stored twice"
     assert counts["attempt"] == rounds * 4 and counts["eval"] == (rounds + 1) * 2
-    assert counts["explore"] == 4 * failed_attempts
+    assert len(explored) == len(failed), "an explored task had not failed its attempt"
+    for runs in explored.values():
+        assert [a for a, _ in runs] == list(range(len(runs)))
+        wins = [w for _, w in runs]
+        assert (wins and wins[-1] and sum(wins) == 1) or (len(runs) == 4 and not any(wins))
 
 
 async def test_two_rounds_with_real_services(cluster):

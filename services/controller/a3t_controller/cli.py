@@ -34,11 +34,12 @@ from a3t_controller.store import Store
 log = logging.getLogger("a3t")
 
 # The `make run` profile: small enough for a round in minutes on a 2-core CPU with SmolLM2.
-# Level-1 generated games need 2-3 steps, and random admissible actions win about a quarter of
-# 10-step episodes (docs/benchmarks.md), so 4 explorations per failed task find successes while
-# the base model cannot act yet (p = 1.0 in round 0); selection keeps the 2 shortest wins per
-# task. lr 1e-3 (the paper's 1e-4 is for a 7B model): measured, a round at 3e-4 (10 positives,
-# 24 optimizer steps) left the adapter writing "Think: Think: ..."; at 1e-3 the adapter wrote
+# Generated games of level 1 need 2-3 steps, those of level 5 (mid-room start) 3-4; random
+# admissible actions win 58% and 31% of 20-step episodes there (docs/benchmarks.md). So at
+# p = 1.0 (the base model cannot act yet) each failed task is explored until it has 3 wins
+# (at most 40 attempts, within an env-step budget), and selection keeps the shortest.
+# lr 1e-3 (the paper's 1e-4 is for a 7B model): measured, a round at 3e-4 (10 positives, 24
+# optimizer steps) left the adapter writing "Think: Think: ..."; at 1e-3 the adapter wrote
 # `think: ...` steps with admissible actions.
 LOCAL_DEFAULTS = {
     "name": "local",
@@ -61,7 +62,11 @@ LOCAL_DEFAULTS = {
 LOCAL_POLICY_TOKENS = {"alfworld": 40, "webshop": 64, "apibank": 96}
 # The profile's per-env part (an env not listed here runs with its plugin's defaults).
 LOCAL_ENV_DEFAULTS = {
-    "alfworld": {"max_steps": 10, "explore_attempts": 4},
+    # Adaptive exploration (K = ALFWorld's 40 attempts at most): 3 wins per task, so the kept
+    # win is the shortest of 3; 2400 env steps a round (150 per task) bound a level where
+    # random walks rarely win. Exploration at p = 1 costs only env steps: a 10-step episode
+    # took about 0.3 CPU s (docs/benchmarks.md).
+    "alfworld": {"max_steps": 10, "explore_wins": 3, "explore_step_budget": 2400},
     "webshop": {"max_steps": 10, "explore_attempts": 4},
 }
 

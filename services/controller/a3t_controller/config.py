@@ -46,6 +46,8 @@ EXPLORE_FIELDS = (
     "max_eval_tasks",
     "max_steps",
     "explore_attempts",
+    "explore_wins",
+    "explore_step_budget",
     "explore_probability",
     "invalid_limit",
     "explore_skip_verbs",
@@ -113,7 +115,16 @@ class ExperimentConfig:
     max_eval_tasks: int = 0
     max_steps: int = 50
     # --- exploration (DESIGN.md step 2)
-    explore_attempts: int = 0  # K; 0 = the env's default (ALFWorld 40, WebShop 20)
+    # K, the most attempts per failed task; 0 = the env's default (ALFWorld 40, WebShop 20).
+    # Exploration is adaptive: a task stops being explored once it has `explore_wins` wins
+    # (`explore_wins_needed`), so K is spent only on tasks still unsolved.
+    explore_attempts: int = 0
+    # Wins after which a task's exploration stops; 0 = max_positives_per_task. More than the
+    # cap lets selection keep the shortest of several wins (cheap at p = 1: env steps only).
+    explore_wins: int = 0
+    # Environment steps the round's exploration may spend in all; 0 = no budget. Attempts run
+    # round-robin over the tasks still unsolved, so a budget spent early is spent evenly.
+    explore_step_budget: int = 0
     # p per round; the last value holds for later rounds (a schedule, e.g. [1.0, 0.5, 0.1]).
     explore_probability: tuple[float, ...] = (0.1,)
     invalid_limit: int = 3
@@ -190,6 +201,18 @@ class ExperimentConfig:
         spec = ENVIRONMENTS.get(self.env)
         return self.explore_attempts or (spec.defaults.explore_attempts if spec else 20)
 
+    def explore_wins_needed(self) -> int:
+        """Wins after which a task's exploration stops; 0 = never (all K attempts run).
+        WebShop's rule stops at the first; the env selector needs `explore_wins` (by default
+        its cap, max_positives_per_task: more wins would go unused). The critic-loop selectors score
+        every candidate, and a win by the env's check is what they are measured against: their
+        exploration runs all K attempts."""
+        if self.stop_at_first_success:
+            return 1
+        if self.selector != "env":
+            return 0
+        return self.explore_wins or self.max_positives_per_task
+
     def epochs_for(self, round_: int) -> int:
         return self.epochs_first_round if round_ == 0 else self.epochs_later_rounds
 
@@ -200,7 +223,10 @@ class ExperimentConfig:
     def explores_unlike(self, other: ExperimentConfig) -> list[str]:
         """The fields that make `other` attempt or explore round 0 differently from this config
         (an experiment forked from another must match on all of them)."""
-        return [name for name in EXPLORE_FIELDS if getattr(self, name) != getattr(other, name)]
+        unlike = [name for name in EXPLORE_FIELDS if getattr(self, name) != getattr(other, name)]
+        if self.explore_wins_needed() != other.explore_wins_needed():
+            unlike.append("when exploration stops (selector, max_positives_per_task)")
+        return unlike
 
     def problems(self) -> list[str]:
         found = []
@@ -227,6 +253,14 @@ class ExperimentConfig:
             )
         if self.explore_attempts < 0:
             found.append(f"explore_attempts must be >= 0, got {self.explore_attempts}")
+        if self.explore_wins < 0:
+            found.append(
+                f"explore_wins must be >= 0 (0 = max_positives_per_task), got {self.explore_wins}"
+            )
+        if self.explore_step_budget < 0:
+            found.append(
+                f"explore_step_budget must be >= 0 (0 = no budget), got {self.explore_step_budget}"
+            )
         if self.max_positives_per_task < 1:
             found.append(f"max_positives_per_task must be >= 1, got {self.max_positives_per_task}")
         if self.concurrency < 1:

@@ -105,6 +105,8 @@ def markdown_report(store: Store, experiment_id: str) -> str:
             if s.explore_failed_tasks is not None
             else "-"
         )
+        if s.explore_env_steps is not None:  # what the adaptive exploration spent
+            explore += f" ({s.explore_episodes} episodes, {s.explore_env_steps} env steps)"
         critic = s.critic or CriticAgreement(None, None, None)  # "-" where it did not score
         cells = [
             r.label,

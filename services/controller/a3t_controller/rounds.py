@@ -15,9 +15,10 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from a3t.compose import (
     ComposeRules,
@@ -236,13 +237,18 @@ class RoundRunner:
         adapter: str,
         p: float = 0.0,
         attempts: int = 1,
+        wins_needed: int = 0,
+        step_budget: int = 0,
     ) -> RoundStats:
-        """Plays `attempts` episodes of each task and stores each the moment it ends, skipping
-        those already stored and the tasks whose group was dropped. Tasks run side by side (at
-        most `config.concurrency` episodes at once); a task's attempts run in order, so that
-        with `stop_at_first_success` (WebShop's rule) they stop at its first win. A rollout that
-        fails after its retries (`_play`) drops its task's group for the phase: a partial group
-        is biased. Returns the phase's rollout stats (`_drop_groups`)."""
+        """Plays up to `attempts` episodes of each task and stores each the moment it ends,
+        skipping those already stored and the tasks whose group was dropped. A task's attempts
+        run in order and stop once it has `wins_needed` wins (0: never). Tasks run side by side,
+        at most `config.concurrency` episodes at once; the semaphore is first come, first
+        served, so attempts go round-robin over the tasks still playing. With a `step_budget`,
+        no episode starts that could take the phase's env steps (those stored, and max_steps
+        for each episode in play) past it. A rollout that fails after its retries (`_play`)
+        drops its task's group for the phase: a partial group is biased. Returns the phase's
+        rollout stats (`_drop_groups`)."""
         stored = {
             (t.task_id, t.attempt): t.won for t in self._store.trajectories(exp, round_, phase)
         }
@@ -254,6 +260,9 @@ class RoundRunner:
             if t.task_id not in gone
             for a in range(attempts)
         )
+        # Env steps of the phase's stored episodes and of those in play (counted at max_steps).
+        spent = sum(len(t.trajectory.steps) for t in self._store.trajectories(exp, round_, phase))
+        in_play = 0
         won = 0
         dropped: dict[str, str] = {}  # this run's drops, recorded when the phase ends
         sem = asyncio.Semaphore(config.concurrency)
@@ -262,32 +271,40 @@ class RoundRunner:
         self._emit(exp, round_, phase, done, total, f"{label}: {len(tasks)} tasks{where}")
 
         async def group(task: Task) -> None:
-            nonlocal done, won
+            nonlocal done, won, spent, in_play
             if task.task_id in gone:
                 return
             wins = 0
             for attempt in range(attempts):
-                if wins and config.stop_at_first_success:
+                if wins_needed and wins >= wins_needed:
                     break
                 if (task.task_id, attempt) in stored:
                     wins += stored[task.task_id, attempt]
                     continue
                 spec = self._spec(exp, config, round_, phase, task, attempt, adapter, p)
-                try:
-                    async with sem:
+                async with sem:
+                    if step_budget and spent + in_play + spec.max_steps > step_budget:
+                        return  # the budget is spent: no task starts another attempt
+                    in_play += spec.max_steps
+                    try:
                         traj = await self._play(spec, phase)
-                except RolloutFailed as exc:  # after its retries: the task's group is dropped
-                    dropped[task.task_id] = str(exc)
-                    return
+                    except RolloutFailed as exc:  # after its retries: the group is dropped
+                        dropped[task.task_id] = str(exc)
+                        return
+                    finally:
+                        in_play -= spec.max_steps
+                spent += len(traj.steps)
                 self._store.add_trajectory(exp, round_, phase, attempt, traj)
                 metrics.EPISODES.labels(phase=phase, outcome="won" if traj.won else "lost").inc()
                 wins += traj.won
                 won += traj.won
                 done += 1
                 message = f"{label}: {done}/{total} episodes, {won} won this run"
+                if step_budget:
+                    message += f", {spent}/{step_budget} env steps"
                 self._emit(exp, round_, phase, done, total, message)
 
-        await asyncio.gather(*(group(t) for t in tasks))
+        await all_or_none(group(t) for t in tasks)
         return self._drop_groups(exp, round_, phase, dropped, len(tasks))
 
     async def _play(self, spec: EpisodeSpec, phase: str) -> Trajectory:
@@ -381,8 +398,8 @@ class RoundRunner:
         failed = {t.task_id for t in self._store.trajectories(exp, round_, "attempt") if not t.won}
         by_id = {t.task_id: t for t in tasks}
         p = config.explore_probability_at(round_)
-        # All K attempts run unless the env stops at the first success: selection keeps the
-        # shortest wins up to its cap.
+        # Adaptive: each failed task is explored until it has the wins selection can keep, or
+        # K attempts, within the round's env-step budget (DESIGN.md step 2; config.py).
         rollouts = await self._episodes(
             exp,
             config,
@@ -392,6 +409,8 @@ class RoundRunner:
             adapter,
             p,
             config.explore_attempts_for_env(),
+            wins_needed=config.explore_wins_needed(),
+            step_budget=config.explore_step_budget,
         )
         explored = self._explored(exp, round_)
         solved_tasks = {t.task_id for t in explored if t.won}
@@ -402,6 +421,7 @@ class RoundRunner:
             explore_won=sum(t.won for t in explored),
             explore_solved=len(solved_tasks),
             explore_probability=p,
+            explore_env_steps=sum(len(t.trajectory.steps) for t in explored),
         )
 
     def _explored(self, exp: str, round_: int) -> list[StoredTrajectory]:
@@ -450,7 +470,7 @@ class RoundRunner:
             done += 1
             self._emit(exp, round_, "select", done, len(todo), "ActRe explaining kept episodes")
 
-        await asyncio.gather(*(explain(c) for c in todo))
+        await all_or_none(explain(c) for c in todo)
         return len(todo)
 
     def _compose(
@@ -605,6 +625,20 @@ class RoundRunner:
             "experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, adapter or "base"
         )
         return replace(rollouts, eval_success_rate=rate, cumulative_success_rate=cumulative)
+
+
+async def all_or_none(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Runs the coroutines side by side; when one raises, the others are cancelled (and
+    awaited) before the error goes on. A bare gather would leave them playing and storing
+    episodes after the experiment failed, beside the episodes of its resume."""
+    jobs = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*jobs)
+    except BaseException:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        raise
 
 
 def curriculum_level(config: ExperimentConfig, previous: RoundRow | None) -> int:

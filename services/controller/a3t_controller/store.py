@@ -227,6 +227,7 @@ class RoundStats:
     explore_won: int | None = None
     explore_solved: int | None = None  # failed tasks that some exploration won
     explore_probability: float | None = None
+    explore_env_steps: int | None = None  # env steps the stored explorations took
     # select
     selector: str | None = None
     candidates: int | None = None

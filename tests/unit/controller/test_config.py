@@ -107,6 +107,25 @@ def test_critic_loop_selectors_train_sft_unless_told_otherwise():
     assert ExperimentConfig.from_dict({"selector": "env", "sft_only": True}).sft_only is True
 
 
+def test_exploration_stops_at_the_wins_selection_can_keep():
+    def needed(**given):
+        return ExperimentConfig.from_dict(given).explore_wins_needed()
+
+    assert needed() == 5  # ALFWorld: the env selector's cap, max_positives_per_task
+    assert needed(max_positives_per_task=2) == 2
+    assert needed(max_positives_per_task=1, explore_wins=3) == 3  # keep the shortest of 3
+    assert needed(env="webshop") == 1  # WebShop stops at the first success
+    assert [needed(selector=s) for s in ("critic", "hybrid", "oracle", "random")] == [0] * 4
+
+
+def test_a_negative_explore_step_budget_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"explore_step_budget must be >= 0 .*got -1"):
+        ExperimentConfig.from_dict({"explore_step_budget": -1})
+    assert ExperimentConfig.from_dict({"explore_step_budget": 900}).explore_step_budget == 900
+    with pytest.raises(ConfigError, match=r"explore_wins must be >= 0 .*got -2"):
+        ExperimentConfig.from_dict({"explore_wins": -2})
+
+
 def test_unknown_selector_is_refused_by_name():
     with pytest.raises(ConfigError, match=r"selector must be one of .*'oracle', 'random'.*'best'"):
         ExperimentConfig.from_dict({"selector": "best"})

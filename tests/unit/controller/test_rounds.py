@@ -81,7 +81,14 @@ async def test_two_rounds_persist_everything(tmp_path):
     assert {s.reason for s in sel if s.kept} == {"won (binarised reward 1)"}
     assert r0.stats.selected == len(kept) <= 12
     assert r0.stats.explained == len(kept)
-    assert r0.stats.explore_episodes == 6 * 6  # all K attempts: the cap is selection's
+    # Adaptive exploration: a task stops at its 2nd win (selection's cap) or after K = 6.
+    runs_of = {}
+    for t in explored:  # by task, then attempt
+        runs_of.setdefault(t.task_id, []).append(t.won)
+    for wins in runs_of.values():
+        assert sum(wins) <= 2 and ((sum(wins) == 2 and wins[-1]) or len(wins) == 6)
+    assert r0.stats.explore_episodes == len(explored) < 6 * 6
+    assert r0.stats.explore_env_steps == sum(len(t.trajectory.steps) for t in explored)
     for t in winners:
         others = [w for w in winners if w.task_id == t.task_id and w.trajectory_id in kept]
         steps = step_rows(store, t.trajectory_id)
@@ -227,6 +234,47 @@ async def test_stop_at_first_success_ends_each_tasks_exploration_at_its_first_wi
         assert not any(t.won for t in runs[:-1])
         assert runs[-1].won or len(runs) == 6  # K = 6
     assert len(explored) < 6 * 6
+
+
+async def test_critic_selectors_explore_all_k_attempts(tmp_path):
+    """The critic loop scores every candidate: no stop at the cap of wins."""
+    store, runner, exp, *_ = make(tmp_path, rounds=1, selector="oracle")
+    await runner.run(exp.experiment_id)
+    assert len(store.trajectories(exp.experiment_id, 0, "explore")) == 6 * 6
+
+
+async def test_an_env_step_budget_bounds_exploration_and_spreads_it_over_the_tasks(tmp_path):
+    # No task can win (the key action is never sampled): without the budget, 6 x 6 episodes.
+    store, runner, exp, env, *_ = make(
+        tmp_path, rounds=1, explore_step_budget=100, explore_skip_verbs=("open",)
+    )
+    with pytest.raises(FailedPrecondition, match="training pool is empty"):
+        await runner.run(exp.experiment_id)
+    explored = store.trajectories(exp.experiment_id, 0, "explore")
+    steps = sum(len(t.trajectory.steps) for t in explored)
+    # Each episode runs to max_steps (6): an episode starts only while 6 more steps fit,
+    # counting those in play; so 16 episodes, 96 steps.
+    assert steps == 96 and len(explored) == 16
+    attempts = {t.task_id: 0 for t in explored}
+    for t in explored:
+        attempts[t.task_id] += 1
+    assert sorted(attempts.values()) == [2, 2, 3, 3, 3, 3]  # round-robin over the tasks
+    assert store.round(exp.experiment_id, 0).stats.explore_env_steps == 96
+
+
+async def test_a_resumed_exploration_counts_the_stored_steps_against_the_budget(tmp_path):
+    store, runner, exp, env, *_ = make(
+        tmp_path, rounds=1, explore_step_budget=100, explore_skip_verbs=("open",)
+    )
+    env.crash_after = 6 + 4 + 8  # the base eval (4), the attempts (6), 8 explorations
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        await runner.run(exp.experiment_id)
+    env.crash_after = None
+    with pytest.raises(FailedPrecondition, match="training pool is empty"):
+        await runner.run(exp.experiment_id)
+    explored = store.trajectories(exp.experiment_id, 0, "explore")
+    assert sum(len(t.trajectory.steps) for t in explored) <= 100
+    assert len(explored) == 16
 
 
 async def test_base_negatives_on_balances_round_0(tmp_path):
@@ -388,8 +436,9 @@ async def test_an_episode_the_env_lost_is_played_again_and_stored_once(tmp_path)
     await runner.run(exp.experiment_id)
     keys = [(t.phase, t.round, t.task_id, t.attempt) for t in store.trajectories(exp.experiment_id)]
     assert len(keys) == len(set(keys))
-    # Every episode was stored: 4 base evals, 6 attempts, 6 x 6 explorations, 4 evals.
-    assert len(keys) == 4 + 6 + 36 + 4
+    # Every episode was stored: 4 base evals, 6 attempts, the explorations, 4 evals.
+    explored = store.round(exp.experiment_id, 0).stats.explore_episodes
+    assert len(keys) == 4 + 6 + explored + 4 and explored >= 12  # 2 wins for each of 6 tasks
     assert store.experiment(exp.experiment_id).state == "succeeded"
     assert env.sessions == {}  # nothing left open
 
@@ -421,7 +470,8 @@ async def test_a_refused_rollout_is_played_again_and_stored_once(tmp_path):
 
 
 async def test_a_rollout_that_keeps_failing_drops_its_tasks_group_for_the_phase(tmp_path):
-    store, runner, exp, env, *_ = make(tmp_path, rounds=1)
+    # explore_wins above K: every task plays all K = 6 explorations.
+    store, runner, exp, env, *_ = make(tmp_path, rounds=1, explore_wins=7)
     task = "pick_and_place_simple-T1/trial"
     # Its attempt and first two explorations play; the third exploration is refused every time.
     env.refuse = {task: range(4, 10**6)}
@@ -478,11 +528,16 @@ async def test_task_limits_draw_a_seeded_sample_not_the_first_ids(tmp_path):
 
 
 async def test_a_fork_selects_the_sources_explored_data_without_exploring_again(tmp_path):
-    store, runner, source, env, *_ = make(tmp_path, rounds=1, selector="env")
+    store, runner, source, env, *_ = make(tmp_path, rounds=1, selector="oracle")
     await runner.run(source.experiment_id)
     config = ExperimentConfig(**{**store.experiment(source.experiment_id).config, "name": "f"})
     config = ExperimentConfig.from_dict({**config.to_dict(), "selector": "random"})
     assert config.explores_unlike(ExperimentConfig.from_dict(source.config)) == []
+    # The env selector stops exploring a task at its cap of wins; the others play all K.
+    env_selected = ExperimentConfig.from_dict({**config.to_dict(), "selector": "env"})
+    assert env_selected.explores_unlike(config) == [
+        "when exploration stops (selector, max_positives_per_task)"
+    ]
     fork = store.create_experiment("f", "req-f", config.to_dict())
     copied = store.fork_explored(source.experiment_id, fork.experiment_id)
     creates = env.creates
@@ -519,4 +574,5 @@ async def test_a_fork_is_refused_before_exploration_and_onto_data(tmp_path):
         "explore_attempts",
         "explore_probability",
         "seed",
+        "when exploration stops (selector, max_positives_per_task)",
     ]
