@@ -196,6 +196,15 @@ def phase_cpu(stats: dict) -> str:
     return f"{sum(cpu.values()):.1f} ({parts} / {cpu.get('evaluate', 0):.1f})"
 
 
+def grounded_share(stats: dict) -> str:
+    """The share of a round's kept rationales the env's check found grounded, with the counts
+    ("-" where not checked: another env, no rationale kept, a run before the check existed)."""
+    checked, grounded = stats.get("rationales_checked"), stats.get("rationales_grounded")
+    if not checked or grounded is None:
+        return "-"
+    return f"{100 * grounded / checked:.0f}% ({grounded}/{checked})"
+
+
 def pct(rate: float, n: int) -> str:
     return f"{100 * rate:.0f}% ({round(rate * n)}/{n})"
 
@@ -278,7 +287,7 @@ def env_section(names: list[str], base: Path, args: argparse.Namespace) -> str:
                 f"{s.get('attempt_total', '-')} | {s.get('explore_solved', '-')}/"
                 f"{s.get('explore_failed_tasks', '-')} ({s.get('explore_won', '-')} won of "
                 f"{s.get('explore_episodes', '-')}, {s.get('explore_env_steps', '-')} env steps)"
-                f" | {s.get('pool_positive', '-')} / "
+                f" | {grounded_share(s)} | {s.get('pool_positive', '-')} / "
                 f"{s.get('pool_negative', '-')} | {s.get('train_steps', '-')} | "
                 + ("unfinished |" if row["seconds"] is None else f"{row['seconds'] / 60:.1f} |")
                 + f" {phase_cpu(s)} |"
@@ -286,11 +295,14 @@ def env_section(names: list[str], base: Path, args: argparse.Namespace) -> str:
     lines += [
         "",
         "Per round (attempt = the round's policy, greedy, on the training tasks; explore = "
-        "failed tasks solved by exploration; pool = what the round added):",
+        "failed tasks solved by exploration; rationales grounded = kept rationales that name "
+        "their action's object or target and claim nothing the observations contradict, "
+        "a3t/envs/alfworld/rationale.py; pool = what the round added):",
         "",
-        "| profile | round | attempt solved | explore solved | pool + / - | optimizer steps "
+        "| profile | round | attempt solved | explore solved | rationales grounded "
+        "| pool + / - | optimizer steps "
         "| wall min | CPU min: total (attempt / explore / select / train / evaluate) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
         *details,
         *(["", "Runs that did not finish:", "", *failures] if failures else []),
     ]

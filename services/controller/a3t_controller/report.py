@@ -51,6 +51,14 @@ def _auc(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _grounded(s: RoundStats) -> str:
+    """The share of the round's checked rationales found grounded, and the counts."""
+    checked, grounded = s.rationales_checked, s.rationales_grounded
+    if not checked or grounded is None:
+        return "-"
+    return f"{100 * grounded / checked:.0f}% ({grounded}/{checked})"
+
+
 def _or_dash(value: object) -> str:
     return "-" if value is None else str(value)
 
@@ -74,6 +82,8 @@ def markdown_report(store: Store, experiment_id: str) -> str:
     )
     spec = ENVIRONMENTS.get(exp.config.get("env", ""))
     scored = spec is not None and spec.mean_score
+    # The env's rationale check on the kept rationales (EnvSpec.rationale_check), where it ran.
+    rationales = any(r.stats.rationales_checked is not None for r in rows)
     head = [
         "round",
         *(["level"] if curriculum else []),
@@ -81,6 +91,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         "attempt solved",
         "explore solved",
         "selected",
+        *(["rationales grounded"] if rationales else []),
         "pool",
         *(["critic precision", "critic recall", "critic AUC"] if agreement else []),
         *(["rollouts retried", "groups dropped"] if faults else []),
@@ -115,6 +126,7 @@ def markdown_report(store: Store, experiment_id: str) -> str:
             attempt,
             explore,
             _or_dash(s.selected),
+            *([_grounded(s)] if rationales else []),
             _or_dash(s.pool_size),
             *([_pct(critic.precision), _pct(critic.recall), _auc(critic.auc)] if agreement else []),
             *(

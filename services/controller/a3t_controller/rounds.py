@@ -29,6 +29,7 @@ from a3t.compose import (
     read_chat_file,
     write_dataset,
 )
+from a3t.envs import env_spec
 from a3t.errors import FailedPrecondition, Unavailable
 from a3t.trajectory import Task, Trajectory
 from a3t_controller import metrics
@@ -178,7 +179,11 @@ class RoundRunner:
             # Recorded only once every kept trajectory is explained and stored: a restart
             # finds each either explained, or still pending and selected again.
             self._store.record_selection(exp, round_, decisions)
-            phase = self._advance(exp, round_, "compose", replace(stats, explained=explained))
+            checked, grounded = self._check_rationales(exp, config, round_, decisions)
+            stats = replace(
+                stats, explained=explained, rationales_checked=checked, rationales_grounded=grounded
+            )
+            phase = self._advance(exp, round_, "compose", stats)
         # --- step 4: contrastive composition into the accumulated pool
         if phase == "compose":
             stats = self._compose(exp, config, round_, eval_tasks)
@@ -472,6 +477,28 @@ class RoundRunner:
 
         await all_or_none(explain(c) for c in todo)
         return len(todo)
+
+    def _check_rationales(
+        self, exp: str, config: ExperimentConfig, round_: int, decisions: Sequence[Decision]
+    ) -> tuple[int | None, int | None]:
+        """How many rationales of the kept trajectories' synthesised steps the env's rationale
+        check judged, and how many it found grounded (a3t.envs.base.EnvSpec.rationale_check);
+        None for an env without a check. Read from the stored trajectories: a selection resumed
+        after its rationales were stored counts the same."""
+        check = env_spec(config.env).rationale_check
+        if check is None:
+            return None, None
+        kept = set(kept_by_all((d.trajectory_id, d.kept) for d in decisions))
+        checked = grounded = 0
+        for cand in self._explored(exp, round_):
+            if cand.trajectory_id not in kept:
+                continue
+            traj = cand.trajectory
+            for i, step in enumerate(traj.steps):
+                if step.source.synthesised:
+                    checked += 1
+                    grounded += not check(traj.initial_observation, traj.steps[:i], step)
+        return checked, grounded
 
     def _compose(
         self, exp: str, config: ExperimentConfig, round_: int, eval_tasks: list[Task]

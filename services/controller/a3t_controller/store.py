@@ -235,6 +235,10 @@ class RoundStats:
     critic_env_agreement: float | None = None  # hybrid: share of candidates judged alike
     critic: CriticAgreement | None = None  # where the critic scored
     explained: int | None = None  # kept trajectories ActRe explained at selection
+    # The kept trajectories' rationales (thoughts of synthesised steps) the env's rationale
+    # check judged, and those it found grounded; None where the env has no check.
+    rationales_checked: int | None = None
+    rationales_grounded: int | None = None
     # compose
     selected: int | None = None  # kept by every selector
     pool_added: int | None = None
