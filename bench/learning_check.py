@@ -86,6 +86,26 @@ PROFILES = {
         eval_count=16,
         level=5,
     ),
+    # The rationale ablation on level 5 (issue 15): ActRe's rationales (`level5`) against a fixed
+    # template and self-ActRe, each a full run. To measure them on level5's own explored data
+    # instead (what the paper's claim is about, and cheaper: no round-0 attempt or exploration),
+    # copy its work directory first and fork its round 0, which works because `rationale` and
+    # `self_actre` are not explore fields (the fork is refused if level5 explored with another
+    # profile, e.g. a run made before the make-run profile last changed):
+    #   cp -r var/bench/learning/level5 var/bench/learning/level5_template
+    #   and add ("--fork-from", "level5") to the profile's args.
+    "level5_template": Profile(
+        'level 5, template rationales ("The next action is <action>.", no ActRe)',
+        ("--level", "5", "--set", "rationale=template"),
+        eval_count=16,
+        level=5,
+    ),
+    "level5_self_actre": Profile(
+        "level 5, self-ActRe (ActRe loads each promoted adapter)",
+        ("--level", "5", "--set", "self_actre=true"),
+        eval_count=16,
+        level=5,
+    ),
     "webshop_no_actre": Profile(
         "the same, no ActRe (exploration by temperature sampling)",
         ("--env", "webshop", "--set", "use_actre=false"),

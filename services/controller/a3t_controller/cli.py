@@ -139,7 +139,7 @@ async def _start_services(
             *artifacts,
         ],
     }
-    if config.use_actre:
+    if config.needs_actre():
         specs["actre"] = [*model, "--max-new-tokens", str(args.actre_max_new_tokens)]
     if config.selector in ("critic", "hybrid"):
         specs["critic"] = [*model, "--scoring", args.critic_scoring]

@@ -19,6 +19,8 @@ from a3t.envs import ENVIRONMENTS
 from a3t.errors import ConfigError, InvalidArgument, quote
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Who writes the sampled steps' rationales (ExperimentConfig.rationale).
+RATIONALES = ("actre", "template")
 # a3t_controller.select: env, critic and both (hybrid); oracle and random measure the critic.
 SELECTORS = ("env", "critic", "hybrid", "oracle", "random")
 # Selectors of the critic loop (issue 12): they train with SFT on what they keep (the critic
@@ -149,6 +151,11 @@ class ExperimentConfig:
     # default, whose actions cannot be enumerated). Env default (EnvDefaults.explore_with_actre).
     use_actre: bool = True
     self_actre: bool = False  # the policy model answers the ActRe prompt (recorded only)
+    # Who writes the sampled steps' rationales: "actre" (the ActRe service; the policy model
+    # with self_actre) or "template", one fixed sentence built from the action alone, no model
+    # (the ablation the A3T paper's claim rests on). Not an explore field: at p = 1 rationales
+    # are asked only at selection, so a fork of another experiment's explored data may differ.
+    rationale: str = "actre"
     # Positives only, each with weight 1, no negative term. from_dict makes it True for the
     # critic-loop selectors (SFT_SELECTORS: the critic paper trains SFT on what the critic
     # keeps) unless the config sets it; sft_only: false there is the contrastive variant.
@@ -196,6 +203,11 @@ class ExperimentConfig:
     def explore_probability_at(self, round_: int) -> float:
         schedule = self.explore_probability
         return schedule[min(round_, len(schedule) - 1)]
+
+    def needs_actre(self) -> bool:
+        """Whether the experiment asks the ActRe service (not for the template's rationales,
+        nor without ActRe exploration): `a3t run` starts it only then."""
+        return self.use_actre and self.rationale == "actre"
 
     def explore_attempts_for_env(self) -> int:
         spec = ENVIRONMENTS.get(self.env)
@@ -267,6 +279,13 @@ class ExperimentConfig:
             found.append(f"concurrency must be >= 1, got {self.concurrency}")
         if self.selector not in SELECTORS:
             found.append(f"selector must be one of {SELECTORS}, got {quote(self.selector)}")
+        if self.rationale not in RATIONALES:
+            found.append(f"rationale must be one of {RATIONALES}, got {quote(self.rationale)}")
+        elif self.rationale == "template" and (self.self_actre or not self.use_actre):
+            found.append(
+                "rationale 'template' replaces ActRe's rationales: it needs use_actre true "
+                "(without it exploration writes no rationales) and self_actre false"
+            )
         if not 0 < self.critic_top_fraction <= 1:
             found.append(f"critic_top_fraction must be in (0, 1], got {self.critic_top_fraction}")
         if self.epochs_first_round < 1 or self.epochs_later_rounds < 1:

@@ -6,6 +6,8 @@ policy's action is replaced by one sampled uniformly from the admissible actions
 why one would take it; the step is recorded as `think: <rationale>` + the action, source SAMPLED.
 After `invalid_limit` non-admissible policy actions in a row the next step is forced the same way
 (source FORCED). The no-ActRe baseline samples the policy at a temperature instead (TEMPERATURE).
+The template-rationale ablation writes one fixed sentence built from the action where ActRe would
+answer (`TemplateRationale`, chosen by `rationale_writer`).
 
 ActRe is asked only when its answer is read: a sampled step's rationale is requested just before
 the policy next reads the history, and otherwise left pending (listed in the trajectory's
@@ -26,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from a3t.envs.base import explorable
-from a3t.trajectory import Step, StepSource, Trajectory
+from a3t.trajectory import Step, StepSource, Task, TokenUsage, Trajectory
 from a3t_controller.ports import ActReClient, EnvClient, PolicyClient
 
 
@@ -53,6 +55,8 @@ class EpisodeSpec:
     explore_skip_verbs: tuple[str, ...] = ()
     # When set, exploration samples only actions starting with one of these (WebShop: clicks).
     explore_only_prefixes: tuple[str, ...] = ()
+    # Who writes the sampled steps' rationales: "actre", or "template" (`rationale_writer`).
+    rationale: str = "actre"
 
 
 class RolloutFailed(Exception):
@@ -179,6 +183,50 @@ async def explain_pending(
         await actre.end_episode(episode_id)
     metadata = {k: v for k, v in traj.metadata.items() if k != UNEXPLAINED}
     return replace(traj, metadata=metadata)
+
+
+def as_explored(traj: Trajectory) -> Trajectory:
+    """The trajectory with every synthesised step's rationale cleared and pending again, as
+    exploration at p = 1 stores it: a fork of explored data (Store.fork_explored) has what its
+    own selection keeps explained by its own rationale writer. At p < 1 the policy had read
+    some of the cleared rationales during the episode; they are asked again."""
+    pending = [i for i, s in enumerate(traj.steps) if s.source.synthesised]
+    if not pending:
+        return traj
+    steps = tuple(
+        replace(s, thought="", usage=TokenUsage()) if s.source.synthesised else s
+        for s in traj.steps
+    )
+    metadata = {**traj.metadata, UNEXPLAINED: ",".join(map(str, pending))}
+    return replace(traj, steps=steps, metadata=metadata)
+
+
+class TemplateRationale:
+    """The template-rationale ablation (experiment config `rationale: template`): an ActRe
+    client that answers with one fixed sentence built from the action alone, asking no model."""
+
+    async def explain(
+        self,
+        episode_id: str,
+        task: Task,
+        initial_observation: str,
+        history: Sequence[Step],
+        action: str,
+    ) -> tuple[str, TokenUsage]:
+        return template_rationale(action), TokenUsage()
+
+    async def end_episode(self, episode_id: str) -> None:
+        return None
+
+
+def template_rationale(action: str) -> str:
+    return f"The next action is {action}."
+
+
+def rationale_writer(rationale: str, actre: ActReClient | None) -> ActReClient | None:
+    """What writes an experiment's rationales (config `rationale`): the ActRe service, or for
+    "template" a `TemplateRationale`."""
+    return TemplateRationale() if rationale == "template" else actre
 
 
 async def _explain(

@@ -39,6 +39,7 @@ from a3t_controller.episode import (
     RolloutFailed,
     explain_pending,
     pending_steps,
+    rationale_writer,
     run_episode,
 )
 from a3t_controller.ports import Services, TrainRequest
@@ -317,9 +318,10 @@ class RoundRunner:
         lost it, or a service refused this rollout's request; a3t_controller.episode). It is
         stored only when it ends, so nothing is lost or stored twice. Raises the last
         `RolloutFailed` after MAX_ROLLOUT_RETRIES retries: the caller drops the task's group."""
+        actre = rationale_writer(spec.rationale, self._svc.actre)
         for tries in range(MAX_ROLLOUT_RETRIES + 1):
             try:
-                return await run_episode(spec, self._svc.env, self._svc.policy, self._svc.actre)
+                return await run_episode(spec, self._svc.env, self._svc.policy, actre)
             except RolloutFailed as exc:
                 if tries == MAX_ROLLOUT_RETRIES:
                     log.error(
@@ -387,6 +389,7 @@ class RoundRunner:
             seed=config.seed,
             explore_skip_verbs=config.explore_skip_verbs,
             explore_only_prefixes=config.explore_only_prefixes,
+            rationale=config.rationale,
         )
 
     async def _attempt(
@@ -458,19 +461,20 @@ class RoundRunner:
     async def _explain_kept(
         self, exp: str, config: ExperimentConfig, round_: int, decisions: Sequence[Decision]
     ) -> int:
-        """Asks ActRe for the pending rationales of the trajectories every selector kept and
-        stores them; returns how many trajectories were explained. Rationales are asked only
-        for what will be trained on (episode.py)."""
+        """Asks ActRe (or the template, config `rationale`) for the pending rationales of the
+        trajectories every selector kept and stores them; returns how many trajectories were
+        explained. Rationales are asked only for what will be trained on (episode.py)."""
         by_id = {c.trajectory_id: c for c in self._explored(exp, round_)}
         kept = kept_by_all((d.trajectory_id, d.kept) for d in decisions)
         todo = [by_id[t] for t in kept if pending_steps(by_id[t].trajectory)]
+        actre = rationale_writer(config.rationale, self._svc.actre)
         # Several at once, like episodes: the engine batches their decoding.
         sem, done = asyncio.Semaphore(config.concurrency), 0
 
         async def explain(cand: StoredTrajectory) -> None:
             nonlocal done
             async with sem:
-                traj = await explain_pending(cand.trajectory_id, cand.trajectory, self._svc.actre)
+                traj = await explain_pending(cand.trajectory_id, cand.trajectory, actre)
             self._store.update_steps(cand.trajectory_id, traj)
             done += 1
             self._emit(exp, round_, "select", done, len(todo), "ActRe explaining kept episodes")

@@ -24,6 +24,7 @@ from typing import Any
 from a3t.compose import WeightedTrajectory
 from a3t.errors import AlreadyExists, FailedPrecondition, NotFound, quote
 from a3t.trajectory import Trajectory
+from a3t_controller.episode import as_explored
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -796,7 +797,11 @@ class Store:
         """Gives a new experiment the source's base evaluation and round 0 up to selection (its
         attempts and explorations, copied with new ids), so that another selector can be
         measured on the same explored data (DESIGN.md step 3). The new experiment then runs
-        from round 0's select phase. Returns the trajectories copied.
+        from round 0's select phase. The explorations' rationales are left pending as at p = 1
+        (a3t_controller.episode.as_explored), so that the fork's selection explains what it
+        keeps with its own rationale writer (config `rationale`: ActRe or the template) and, at
+        p = 1, the critic scores what the source's critic scored. Returns the trajectories
+        copied.
 
         Refused unless the new experiment has nothing yet and the source finished exploring
         round 0. Whether their configs explore alike is the caller's check (`explores_alike`).
@@ -815,6 +820,8 @@ class Store:
             for phase in phases:
                 for t in self.trajectories(source_id, round_, phase):
                     traj = replace(t.trajectory, trajectory_id="")  # a new id in the fork
+                    if phase == "explore":  # what the fork keeps, its own rationale writer explains
+                        traj = as_explored(traj)
                     self.add_trajectory(experiment_id, round_, phase, t.attempt, traj)
                     copied += 1
                 with self.transaction() as db:  # what the source dropped, the fork drops too
