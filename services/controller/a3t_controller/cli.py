@@ -60,6 +60,8 @@ LOCAL_DEFAULTS = {
 # 40 (more only buys run-on text on a CPU); WebShop's searches are longer: at 40, 5 of 8 base
 # SmolLM2 searches on held-out goals were cut before their closing `]` (measured 2026-12-02).
 LOCAL_POLICY_TOKENS = {"alfworld": 40, "webshop": 64, "apibank": 96}
+# Generated games per split when --train-count / --eval-count are not given.
+GENERATED_TRAIN_COUNT, GENERATED_EVAL_COUNT = 16, 8
 # The profile's per-env part (an env not listed here runs with its plugin's defaults).
 LOCAL_ENV_DEFAULTS = {
     # Adaptive exploration (K = ALFWorld's 40 attempts at most): 3 wins per task, so the kept
@@ -81,6 +83,12 @@ def _parse_set(items: list[str]) -> dict:
     return values
 
 
+def generated_counts(args: argparse.Namespace) -> tuple[int, int]:
+    """Generated training and held-out games (--train-count, --eval-count; 16 and 8 unset)."""
+    train = GENERATED_TRAIN_COUNT if args.train_count is None else args.train_count
+    return train, GENERATED_EVAL_COUNT if args.eval_count is None else args.eval_count
+
+
 def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
     """The profile, then the env's part of it, then --experiment YAML, flags and --set."""
     given = {}
@@ -93,9 +101,15 @@ def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
     if args.data_root:
         given.setdefault("train_split", args.train_split or "valid_train")
         given.setdefault("eval_split", args.eval_split or "valid_seen")
+        # Real splits: a seeded sample of that many tasks, stratified by task type.
+        if args.train_count is not None:
+            given["max_train_tasks"] = args.train_count
+        if args.eval_count is not None:
+            given["max_eval_tasks"] = args.eval_count
     else:
-        given["train_split"] = f"gen_l{args.level}_s{args.seed}_n{args.train_count}"
-        given["eval_split"] = f"gen_l{args.level}_s{args.seed + 1000}_n{args.eval_count}"
+        train_count, eval_count = generated_counts(args)
+        given["train_split"] = f"gen_l{args.level}_s{args.seed}_n{train_count}"
+        given["eval_split"] = f"gen_l{args.level}_s{args.seed + 1000}_n{eval_count}"
     for key in ("name", "rounds", "base_model", "env"):
         value = getattr(args, key.replace("-", "_"), None)
         if value is not None:
@@ -175,9 +189,10 @@ async def run_local(args: argparse.Namespace) -> int:
             ground_actions=args.ground_actions,
         )
         if not args.data_root:
+            train_count, eval_count = generated_counts(args)
             for split, seed, count in (
-                (config.train_split, args.seed, args.train_count),
-                (config.eval_split, args.seed + 1000, args.eval_count),
+                (config.train_split, args.seed, train_count),
+                (config.eval_split, args.seed + 1000, eval_count),
             ):
                 n = await services.tasks.generate(config.env, split, args.level, seed, count)
                 print(f"games: split {split} has {n} generated level-{args.level} games")
@@ -316,8 +331,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--eval-split")
     run.add_argument("--level", type=int, default=1, help="generated game difficulty level")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--train-count", type=int, default=16)
-    run.add_argument("--eval-count", type=int, default=8)
+    run.add_argument(
+        "--train-count",
+        type=int,
+        help="generated training games (default 16); with --data-root a seeded sample of that "
+        "many training tasks, stratified by task type (max_train_tasks; default all)",
+    )
+    run.add_argument(
+        "--eval-count",
+        type=int,
+        help="generated held-out games (default 8); with --data-root a seeded, stratified "
+        "sample of that many held-out tasks (max_eval_tasks; default all)",
+    )
     run.add_argument(
         "--policy-max-new-tokens",
         type=int,

@@ -126,15 +126,15 @@ class RoundRunner:
             raise
 
     async def _tasks(self, env: str, split: str, limit: int, seed: int = 0) -> list[Task]:
-        """The split's tasks; with a limit, a sample of that many drawn with `seed` (the
-        first N by id would be one task type: real splits list their ids grouped by type)."""
+        """The split's tasks; with a limit, a sample of that many drawn with `seed`, stratified
+        by task type (`stratified_sample`: the first N by id would be one task type, as real
+        splits list their ids grouped by type)."""
         tasks = await self._svc.tasks.list_tasks(env, split)
         if not tasks:
             raise FailedPrecondition(f"split {split!r} has no tasks")
         if not limit or limit >= len(tasks):
             return tasks
-        picked = random.Random(f"{seed}:{split}").sample(tasks, limit)
-        return sorted(picked, key=lambda t: t.task_id)
+        return stratified_sample(tasks, limit, f"{seed}:{split}")
 
     async def _round(
         self,
@@ -700,3 +700,29 @@ def check_held_out(train: list[Task], evaluation: list[Task]) -> None:
             f"{len(overlap)} evaluation tasks are also training tasks (e.g. {overlap[0]!r}); "
             "held-out tasks must never be trained on: use disjoint splits"
         )
+
+
+def stratified_sample(tasks: Sequence[Task], count: int, seed: int | str) -> list[Task]:
+    """`count` of `tasks`, drawn with `seed`, as evenly over task types as the types allow,
+    sorted by task id. Each type gets count // types tasks; a type with fewer gives all it has
+    and the rest is shared among the others the same way; the tasks left over after an even
+    share go to types drawn with the seed. The same tasks and seed give the same sample."""
+    if count >= len(tasks):
+        return sorted(tasks, key=lambda t: t.task_id)
+    rng = random.Random(seed)
+    by_type: dict[str, list[Task]] = defaultdict(list)
+    for task in sorted(tasks, key=lambda t: t.task_id):
+        by_type[task.task_type].append(task)
+    order = sorted(by_type)
+    rng.shuffle(order)  # which types take the remainder
+    quota = dict.fromkeys(order, 0)
+    left = count
+    while left > 0:
+        open_types = [t for t in order if quota[t] < len(by_type[t])]
+        share, extra = divmod(left, len(open_types))
+        for i, kind in enumerate(open_types):
+            take = min(share + (i < extra), len(by_type[kind]) - quota[kind])
+            quota[kind] += take
+            left -= take
+    picked = [t for kind in sorted(by_type) for t in rng.sample(by_type[kind], quota[kind])]
+    return sorted(picked, key=lambda t: t.task_id)

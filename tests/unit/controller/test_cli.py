@@ -1,8 +1,9 @@
 """`a3t status|report|export` over a store filled by the round loop (fakes), and their errors."""
 
+import argparse
 import json
 
-from a3t_controller.cli import main
+from a3t_controller.cli import experiment_config, main
 from tests.unit.controller.test_rounds import make
 
 
@@ -55,3 +56,30 @@ def test_an_unreadable_experiment_file_is_a_clear_error(tmp_path, capsys):
         code = main(["--workdir", str(tmp_path), "run", "--experiment", str(path)])
         assert code == 2
         assert f"--experiment {path}: cannot read it" in capsys.readouterr().err
+
+
+def run_args(**given) -> argparse.Namespace:
+    """`a3t run`'s parsed flags, as unset as argparse leaves them, with `given`."""
+    unset = dict.fromkeys(
+        ("experiment", "data_root", "train_split", "eval_split", "train_count", "eval_count")
+    )
+    unset |= dict.fromkeys(("name", "rounds", "base_model", "env"))
+    return argparse.Namespace(**{**unset, "level": 1, "seed": 0, "set": [], **given})
+
+
+def test_task_counts_size_generated_splits_and_sample_real_ones():
+    config = experiment_config(run_args())
+    assert (config.train_split, config.eval_split) == ("gen_l1_s0_n16", "gen_l1_s1000_n8")
+    assert (config.max_train_tasks, config.max_eval_tasks) == (0, 0)
+    config = experiment_config(run_args(train_count=4, eval_count=2, seed=3))
+    assert (config.train_split, config.eval_split) == ("gen_l1_s3_n4", "gen_l1_s1003_n2")
+    assert (config.max_train_tasks, config.max_eval_tasks) == (0, 0)
+    # With --data-root the counts sample the real splits (all of them when not given).
+    config = experiment_config(run_args(data_root="data"))
+    assert (config.train_split, config.eval_split) == ("valid_train", "valid_seen")
+    assert (config.max_train_tasks, config.max_eval_tasks) == (0, 0)
+    config = experiment_config(run_args(data_root="data", train_count=32, eval_count=24))
+    assert (config.max_train_tasks, config.max_eval_tasks) == (32, 24)
+    # --set has the last word, as for every field.
+    config = experiment_config(run_args(data_root="d", eval_count=24, set=["max_eval_tasks=5"]))
+    assert config.max_eval_tasks == 5

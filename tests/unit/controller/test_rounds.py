@@ -3,6 +3,7 @@ evaluation, promotion, and resuming after a crash with nothing redone or lost.""
 
 import json
 import sqlite3
+from collections import Counter
 
 import pytest
 
@@ -516,11 +517,19 @@ async def test_a_failed_training_run_is_retried_under_a_new_request_id_on_resume
 
 async def test_task_limits_draw_a_seeded_sample_not_the_first_ids(tmp_path):
     store, runner, exp, env, *_ = make(tmp_path, rounds=1, max_train_tasks=3, max_eval_tasks=2)
-    env.splits["train"] = tasks("train", 40)
+    env.splits["train"] = tasks("train", 40, start=20)  # ids apart from eval's T10-T13
     await runner.run(exp.experiment_id)
-    trained = sorted({t.task_id for t in store.trajectories(exp.experiment_id, 0, "attempt")})
+    attempts = store.trajectories(exp.experiment_id, 0, "attempt")
+    trained = sorted({t.task_id for t in attempts})
     assert len(trained) == 3
-    assert trained != sorted(t.task_id for t in tasks("train", 40))[:3]
+    assert trained != sorted(t.task_id for t in tasks("train", 40, start=20))[:3]
+    # stratified: both task types, 2 and 1 (the held-out sample: 1 and 1)
+    assert sorted(Counter(t.task_type for t in attempts).values()) == [1, 2]
+    held_out = store.trajectories(exp.experiment_id, BASE_ROUND, "eval")
+    assert sorted(t.task_type for t in held_out) == [
+        "look_at_obj_in_light",
+        "pick_and_place_simple",
+    ]
     again = await runner._tasks("alfworld", "train", 3, seed=0)
     assert [t.task_id for t in again] == trained  # the same sample on resume
     other = await runner._tasks("alfworld", "train", 3, seed=1)
