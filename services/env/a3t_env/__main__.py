@@ -1,7 +1,8 @@
 """Runs the env service: `python -m a3t_env [--data-root DIR] [--envs alfworld,webshop] [--port N]`.
 
 Serves the registered environments (a3t.envs): each env's tasks under <data-root>/<env>/ (or its
---env-data-roots entry), played by its engine in worker processes.
+--env-data-roots entry, where GenerateTasks writes) and under its --env-read-only-roots entries
+(listed and played, never written to), played by its engine in worker processes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ async def run(settings: EnvSettings) -> None:
         cache_size=settings.cache_size,
         recycle_after_loads=settings.recycle_after_loads,
         recycle_above_rss_mib=settings.recycle_above_rss_mib,
+        read_only_roots={env: settings.read_only_roots(env) for env in settings.envs},
     )
     core = EnvCore(settings, pool)
     reaper: asyncio.Task | None = None

@@ -9,16 +9,28 @@ from pathlib import Path
 from a3t.envs import ENVIRONMENTS
 
 
-def _pairs(entries: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
-    """ "name=value" entries -> {name: value}, and what is wrong with them."""
-    found, problems = {}, []
+def _entries(entries: tuple[str, ...]) -> tuple[list[tuple[str, str]], list[str]]:
+    """ "name=value" entries -> [(name, value)] in order, and what is wrong with them."""
+    found, problems = [], []
     for entry in entries:
         name, sep, value = entry.partition("=")
         if not sep or not name.strip() or not value.strip():
             problems.append(f"{entry[:80]!r} is not ENV=VALUE")
         else:
-            found[name.strip()] = value.strip()
+            found.append((name.strip(), value.strip()))
     return found, problems
+
+
+def _pairs(entries: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """ "name=value" entries -> {name: value}, and what is wrong with them."""
+    found, problems = _entries(entries)
+    return dict(found), problems
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    """Whether one directory is the other or lies inside it (links followed)."""
+    a, b = a.resolve(), b.resolve()
+    return a.is_relative_to(b) or b.is_relative_to(a)
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,10 @@ class EnvSettings:
     data_root: Path = Path("var/envs")
     # Per-env data roots, "ENV=DIR" (e.g. alfworld=../shared/data/alfworld).
     env_data_roots: tuple[str, ...] = ()
+    # Read-only data roots, "ENV=DIR" (repeat the env for several): their splits are listed
+    # and played next to those of the env's data root, which stays the only place written to
+    # (GenerateTasks). A split name found in two of an env's roots is refused, never guessed.
+    env_read_only_roots: tuple[str, ...] = ()
     # Per-env limits on one action's length, "ENV=CHARS"; default: the env's own (a3t.envs).
     env_max_action_chars: tuple[str, ...] = ()
     # Worker processes that run games; 0 runs them in the server process (debugging only).
@@ -82,7 +98,7 @@ class EnvSettings:
                 f"envs must name registered environments ({', '.join(sorted(ENVIRONMENTS))}), "
                 f"got {list(self.envs)}"
             )
-        for field in ("env_data_roots", "env_max_action_chars"):
+        for field in ("env_data_roots", "env_read_only_roots", "env_max_action_chars"):
             pairs, problems = _pairs(getattr(self, field))
             found.extend(f"{field}: {p}" for p in problems)
             stray = sorted(set(pairs) - set(self.envs))
@@ -90,6 +106,7 @@ class EnvSettings:
                 found.append(
                     f"{field} names envs not served here: {stray} (envs: {list(self.envs)})"
                 )
+        found.extend(self._read_only_problems())
         limits, _ = _pairs(self.env_max_action_chars)
         for env, value in limits.items():
             if not value.isdigit() or int(value) < 1:
@@ -100,10 +117,37 @@ class EnvSettings:
             found.append(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         return found
 
+    def _read_only_problems(self) -> list[str]:
+        """A read-only root must be a directory apart from the env's other roots: never the
+        data root (written to), inside it or around it, and never given twice."""
+        found = []
+        entries, _ = _entries(self.env_read_only_roots)
+        for env in self.envs:
+            seen = [("the env's data root", self.env_root(env))]
+            for name, value in entries:
+                if name != env:
+                    continue
+                root, entry = Path(value).expanduser(), f"env_read_only_roots: {env}={value}"
+                if not root.is_dir():
+                    found.append(f"{entry} is not a directory")
+                clash = next((what for what, other in seen if _overlap(root, other)), None)
+                if clash is not None:
+                    found.append(
+                        f"{entry} is, contains or lies inside {clash}; give each of the "
+                        "env's roots a directory of its own"
+                    )
+                seen.append((f"the read-only root {value}", root))
+        return found
+
     def env_root(self, env: str) -> Path:
         """Where `env` keeps its data: its env_data_roots entry, else <data_root>/<env>."""
         roots, _ = _pairs(self.env_data_roots)
         return Path(roots[env]).expanduser() if env in roots else self.data_root / env
+
+    def read_only_roots(self, env: str) -> tuple[Path, ...]:
+        """The env's read-only data roots (env_read_only_roots), in the order given."""
+        entries, _ = _entries(self.env_read_only_roots)
+        return tuple(Path(value).expanduser() for name, value in entries if name == env)
 
     def max_pending_opens(self) -> int:
         """Opens the server takes at once; workers=0 counts as one worker."""

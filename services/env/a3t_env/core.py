@@ -7,6 +7,12 @@ waited 279 s). An open that names a `request_id` is idempotent (AIP-155): a repe
 first one's session, and the open runs on even when the first caller goes away, so its retry
 finds the session instead of loading the game again.
 
+Data roots: an env serves the splits of its data root (where GenerateTasks writes) and of its
+read-only roots (a3t_env.config), one engine per root, each split from the one root that has it.
+A split found in two roots is refused (FAILED_PRECONDITION naming both), never one of them
+picked; so is generating a split that a read-only root holds. The path checks (a3t_env.paths)
+hold per root: a split or task served from a root must resolve inside that root.
+
 No grpc here: plain values in and out, a3t.errors raised for bad input. Nothing here knows an
 environment: each served env is a plugin (a3t.envs) whose engine lists and generates tasks here
 and plays games in a `GameRunner` (the worker-process `GamePool` in production, a fake in unit
@@ -21,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from a3t.envs import env_spec
@@ -46,7 +53,12 @@ _MIN_RETRY_SECONDS, _MAX_RETRY_SECONDS = 0.05, 30.0
 
 
 class GameRunner(Protocol):
-    async def open(self, session_id: str, env: str, task: TaskRecord) -> tuple[str, GameState]: ...
+    async def open(
+        self, session_id: str, env: str, task: TaskRecord, root: Path
+    ) -> tuple[str, GameState]:
+        """Loads `task` with the engine of `root` (the data root its split is served from)."""
+        ...
+
     async def step(self, session_id: str, action: str) -> GameState: ...
     async def close(self, session_id: str) -> None: ...
 
@@ -94,6 +106,14 @@ class _Request:
 
 
 @dataclass(frozen=True)
+class _Split:
+    """A split as served: the data root it was found in and its tasks."""
+
+    root: Path
+    tasks: list[TaskRecord]
+
+
+@dataclass(frozen=True)
 class TaskPage:
     tasks: list[Task]
     next_page_token: str
@@ -121,8 +141,8 @@ class EnvCore:
         self._runner = runner
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
-        self._splits: dict[tuple[str, str], list[TaskRecord]] = {}
-        self._envs: dict[str, Environment] = {}
+        self._splits: dict[tuple[str, str], _Split] = {}
+        self._envs: dict[tuple[str, Path], Environment] = {}  # (env, data root) -> its engine
         self._background: set[asyncio.Task] = set()
         self._requests: dict[str, _Request] = {}  # request_id -> the open it made
         self._opening = 0  # opens pending or loading now
@@ -131,28 +151,60 @@ class EnvCore:
 
     # --- tasks
 
-    def _environment(self, env: str) -> Environment:
-        """The engine of a served env (built on first use: importing one can take a second)."""
+    def _roots(self, env: str) -> tuple[Path, ...]:
+        """A served env's data roots: its own (written to) first, then its read-only ones."""
         if env not in self._settings.envs:
             raise InvalidArgument(
                 f"env {quote(env)} is not served here; this env service serves "
                 f"{', '.join(self._settings.envs)}"
             )
-        if env not in self._envs:
-            self._envs[env] = env_spec(env).environment(self._settings.env_root(env))
-        return self._envs[env]
+        return (self._settings.env_root(env), *self._settings.read_only_roots(env))
 
-    def _games(self, env: str, split: str) -> list[TaskRecord]:
-        environment = self._environment(env)
+    def _environment(self, env: str, root: Path) -> Environment:
+        """The engine of an env on one of its roots (built on first use: importing one can take
+        a second)."""
+        if (env, root) not in self._envs:
+            self._envs[env, root] = env_spec(env).environment(root)
+        return self._envs[env, root]
+
+    def _search(
+        self, env: str, split: str, roots: tuple[Path, ...]
+    ) -> tuple[list[_Split], list[str]]:
+        """The split as found in each of `roots` that has it, and each other root's NotFound."""
+        found, missing = [], []
+        for root in roots:
+            check_split_dirs(env, root, split)
+            try:
+                found.append(_Split(root, self._environment(env, root).list_tasks(split)))
+            except NotFound as e:
+                missing.append(str(e))
+        return found, missing
+
+    def _split(self, env: str, split: str) -> _Split:
+        roots = self._roots(env)
         if not split:
             raise InvalidArgument("split must be set, e.g. 'valid_seen'")
         check_split_name(split)
         if (env, split) not in self._splits:
-            check_split_dirs(env, self._settings.env_root(env), split)
             # Listing reads the data once per split; tasks do not change while served
             # (generation writes a new split and refreshes it explicitly).
-            self._splits[env, split] = environment.list_tasks(split)
+            found, missing = self._search(env, split, roots)
+            if not found:
+                raise NotFound("; and in a read-only root: ".join(missing))
+            if len(found) > 1:
+                own = self._settings.env_root(env)
+                where = " and ".join(
+                    f"{f.root} ({'its data root' if f.root == own else 'read-only'})" for f in found
+                )
+                raise FailedPrecondition(
+                    f"split {quote(split)} of {env} is in more than one data root: {where}; the "
+                    "server does not pick one: its operator must rename or remove all but one"
+                )
+            self._splits[env, split] = found[0]
         return self._splits[env, split]
+
+    def _games(self, env: str, split: str) -> list[TaskRecord]:
+        return self._split(env, split).tasks
 
     def list_tasks(
         self, env: str, split: str, page_size: int = 0, page_token: str = ""
@@ -218,9 +270,10 @@ class EnvCore:
                 # Shielded: a repeat that goes away must not cancel the first caller's open.
                 return await asyncio.shield(earlier.opening)
         record = self._find(env, split, task_id, index)
+        root = self._split(env, split).root
         check_task_ref(
             env,
-            self._settings.env_root(env),
+            root,
             record.ref,
             "task_id" if task_id is not None else "index",
             task_id if task_id is not None else str(index),
@@ -244,10 +297,10 @@ class EnvCore:
         self._opening += 1
         metrics.OPENS_PENDING.set(self._opening)
         if not request_id:
-            return await self._open(placeholder, record)
+            return await self._open(placeholder, record, root)
         # The open runs as its own task: a caller whose deadline passes goes away, the open
         # finishes, and the caller's retry (same request_id) gets its session.
-        opening = asyncio.get_running_loop().create_task(self._open(placeholder, record))
+        opening = asyncio.get_running_loop().create_task(self._open(placeholder, record, root))
         self._requests[request_id] = _Request(asked, opening, self._clock())
         opening.add_done_callback(lambda done: self._forget_failed(request_id, done))
         return await asyncio.shield(opening)
@@ -259,12 +312,12 @@ class EnvCore:
             if entry is not None and entry.opening is opening:
                 del self._requests[request_id]
 
-    async def _open(self, placeholder: _Session, record: TaskRecord) -> SessionStart:
+    async def _open(self, placeholder: _Session, record: TaskRecord, root: Path) -> SessionStart:
         """Loads the reserved session's game; frees the reservation either way."""
         session_id, env = placeholder.session_id, placeholder.env
         start = time.perf_counter()
         try:
-            instruction, state = await self._runner.open(session_id, env, record)
+            instruction, state = await self._runner.open(session_id, env, record, root)
         except BaseException:
             self._sessions.pop(session_id, None)
             raise
@@ -415,10 +468,19 @@ class EnvCore:
     ) -> int:
         """Has the env's generator write a split under its data root and serves it; returns its
         size. Idempotent: the same (split, level, seed, count, types) again finds the same tasks;
-        a split that already holds other tasks is refused rather than mixed."""
-        environment = self._environment(env)
+        a split that already holds other tasks is refused rather than mixed, and so is a split
+        of a read-only root (never written to, never shadowed)."""
+        own, *read_only = self._roots(env)
+        environment = self._environment(env, own)
         check_split_name(split)
-        check_split_dirs(env, self._settings.env_root(env), split)
+        check_split_dirs(env, own, split)
+        found, _ = self._search(env, split, tuple(read_only))
+        if found:
+            raise FailedPrecondition(
+                f"split {quote(split)} of {env} is in the read-only root {found[0].root}; "
+                "GenerateTasks writes only to the env's data root and never a split of a "
+                "read-only one: pick another split name"
+            )
         # One generation per split at a time. A client whose deadline passed retries while its
         # first request still writes the split (a thread cannot be stopped): the retry waits for
         # it, then finds the same tasks, rather than seeing half a split as "other tasks".

@@ -1,4 +1,8 @@
-"""Keeps every client-given name that becomes a path inside the env's configured data root.
+"""Keeps every client-given name that becomes a path inside the env's data root it is served from.
+
+An env has one data root (written to) and may have read-only roots (a3t_env.config); every check
+here takes the one root a split is served from, so a split of a read-only root must resolve
+inside that root, not merely inside one of the env's roots.
 
 A split names a directory (ALFWorld: <root>/json_2.1.1/<split>, WebShop: <root>/<split>) and an
 ALFWorld task id names <task>/<trial> folders under it. Split names are already plain names

@@ -4,9 +4,10 @@ Engines (the TextWorld engine, WebShop's pages) are CPU-bound Python and hold th
 service uses N cores by running games in N worker processes ('spawn' context: the server runs
 grpc.aio and must never be forked). A session is pinned to one worker, chosen least-loaded when
 it opens. Each worker keeps an LRU cache of idle loaded games so that playing the same game again
-skips the load (~1 s for ALFWorld). The pool knows no environment: a worker builds each env's
-engine from the plugin registry (a3t.envs) and its data root, and loads a task by its
-`TaskRecord`.
+skips the load (~1 s for ALFWorld). The pool knows no environment: a worker builds an engine
+per env and data root from the plugin registry (a3t.envs), and loads a task by its `TaskRecord`
+with the engine of the root its split is served from (the env's data root unless the open names
+one of its read-only roots).
 
     pool = GamePool(workers=2, data_roots={"alfworld": Path("var/envs/alfworld")})
     await pool.start()
@@ -43,7 +44,7 @@ import queue
 import signal
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,9 @@ from a3t_env import metrics
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing textworld + alfworld takes ~1-2 s; a loaded box is slower
-_GameKey = tuple[str, str]  # (env, task ref): what identifies a loaded game for reuse
+# (env, data root, split, task ref): what identifies a loaded game for reuse. A ref alone is not
+# enough: WebShop's is a goal index, the same in every split and root.
+_GameKey = tuple[str, str, str, str]
 _MAX_RESTART_DELAY_S = 30.0
 _MIB = 1024 * 1024
 
@@ -88,13 +91,14 @@ def _rss_bytes() -> int:
 
 
 class _GameHost:
-    """The sessions of one worker, its engines (one per env, built on first use) and its LRU
-    cache of idle games (keyed by env and task ref)."""
+    """The sessions of one worker, its engines (one per env and data root, built on first use)
+    and its LRU cache of idle games (keyed by env, root, split and task ref). `roots`: each env's
+    data roots, its own first."""
 
-    def __init__(self, cache_size: int, data_roots: Mapping[str, str]):
+    def __init__(self, cache_size: int, roots: Mapping[str, Sequence[str]]):
         self._cache_size = cache_size
-        self._data_roots = dict(data_roots)
-        self._envs: dict[str, Environment] = {}
+        self._roots = {env: tuple(where) for env, where in roots.items()}
+        self._envs: dict[tuple[str, str], Environment] = {}
         self._idle: OrderedDict[_GameKey, list[Game]] = OrderedDict()
         self._idle_count = 0
         self._sessions: dict[str, tuple[_GameKey, Game]] = {}
@@ -103,30 +107,33 @@ class _GameHost:
     def handle(self, op: str, args: tuple[Any, ...]) -> Any:
         return getattr(self, f"op_{op}")(*args)
 
-    def environment(self, env: str) -> Environment:
-        if env not in self._envs:
-            if env not in self._data_roots:
+    def environment(self, env: str, root: str) -> Environment:
+        if (env, root) not in self._envs:
+            if env not in self._roots:
                 raise NotFound(f"env {env!r} is not served by this pool")
-            self._envs[env] = env_spec(env).environment(Path(self._data_roots[env]))
-        return self._envs[env]
+            if root not in self._roots[env]:
+                raise NotFound(f"{root} is not a data root of env {env!r} in this pool")
+            self._envs[env, root] = env_spec(env).environment(Path(root))
+        return self._envs[env, root]
 
     def op_open(
-        self, session_id: str, env: str, task: TaskRecord
+        self, session_id: str, env: str, task: TaskRecord, root: str
     ) -> tuple[str, GameState, WorkerUsage]:
         if session_id in self._sessions:
             raise AlreadyExists(f"session {session_id} is already open")
-        key = (env, task.ref)
+        key = (env, root, task.split, task.ref)
         game = self._take_idle(key)
         if game is None:
             self._loads += 1  # counted before loading: a load that fails may leak as well
-            game = self.environment(env).load(task)
+            game = self.environment(env, root).load(task)
         # Only a game whose reset succeeded becomes a session; a failing one is dropped.
         instruction, state = game.reset()
         self._sessions[session_id] = (key, game)
         return instruction, state, WorkerUsage(self._loads, _rss_bytes())
 
     def op_warm_up(self, env: str) -> None:
-        self.environment(env).warm_up()
+        """Imports what the env's engine needs to play (once per env: its roots share them)."""
+        self.environment(env, self._roots[env][0]).warm_up()
 
     def op_reset(self, session_id: str) -> tuple[str, GameState]:
         return self._session(session_id)[1].reset()
@@ -183,7 +190,7 @@ def _worker_main(
     requests: multiprocessing.Queue,
     replies: multiprocessing.connection.Connection,
     cache_size: int,
-    data_roots: dict[str, str],
+    roots: dict[str, tuple[str, ...]],
     log_level: int,
     index: int,
 ) -> None:
@@ -196,10 +203,10 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     log_format = f"%(asctime)s %(levelname)s env-worker-{index} %(name)s: %(message)s"
     logging.basicConfig(level=log_level, format=log_format)
-    host = _GameHost(cache_size, data_roots)
+    host = _GameHost(cache_size, roots)
     # Import the engines before saying ready, so start() returns with warm workers.
-    for env in data_roots:
-        host.environment(env).warm_up()
+    for env in roots:
+        host.op_warm_up(env)
 
     replies.send((None, True, b""))  # ready
     parent = multiprocessing.parent_process()
@@ -238,7 +245,7 @@ class _ProcessWorker:
         self,
         index: int,
         cache_size: int,
-        data_roots: dict[str, str],
+        roots: dict[str, tuple[str, ...]],
         loop: asyncio.AbstractEventLoop,
         on_exit: Callable[[_ProcessWorker], None],
     ) -> None:
@@ -261,7 +268,7 @@ class _ProcessWorker:
                 self._requests,
                 child_end,
                 cache_size,
-                data_roots,
+                roots,
                 logging.getLogger().level,
                 index,
             ),
@@ -371,12 +378,12 @@ class _ProcessWorker:
 class _ThreadWorker:
     """workers=0: games played in this process on one thread (the engine is not thread-safe)."""
 
-    def __init__(self, cache_size: int, data_roots: dict[str, str]):
+    def __init__(self, cache_size: int, roots: dict[str, tuple[str, ...]]):
         self.index = 0
         self.sessions: set[str] = set()
         self.alive = True
         self.draining = False  # never: the server's own process cannot be swapped
-        self._host = _GameHost(cache_size, data_roots)
+        self._host = _GameHost(cache_size, roots)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="a3t-env-game")
 
     async def call(self, op: str, *args: Any) -> Any:
@@ -402,7 +409,8 @@ class _ThreadWorker:
 
 class GamePool:
     """Game sessions spread over worker processes; every method is a coroutine for asyncio.
-    `data_roots` names the environments the workers serve and where each keeps its data."""
+    `data_roots` names the environments the workers serve and where each keeps its data;
+    `read_only_roots` the other roots whose splits an env serves (a3t_env.config)."""
 
     def __init__(
         self,
@@ -411,6 +419,7 @@ class GamePool:
         cache_size: int = 16,
         recycle_after_loads: int = 0,
         recycle_above_rss_mib: int = 0,
+        read_only_roots: Mapping[str, Sequence[Path]] | None = None,
     ):
         if workers < 0:
             raise ValueError(f"workers must be >= 0 (0 = in-process), got {workers}")
@@ -425,7 +434,15 @@ class GamePool:
         self.cache_size = cache_size
         self.recycle_after_loads = recycle_after_loads
         self.recycle_above_rss_mib = recycle_above_rss_mib
-        self.data_roots = {env: str(root) for env, root in data_roots.items()}
+        read_only = read_only_roots or {}
+        stray = sorted(set(read_only) - set(data_roots))
+        if stray:
+            raise ValueError(f"read_only_roots names envs without a data root: {stray}")
+        # Each env's roots, its own data root first: what the workers build engines on.
+        self.roots = {
+            env: (str(root), *(str(r) for r in read_only.get(env, ())))
+            for env, root in data_roots.items()
+        }
         self._workers: list[_ProcessWorker | _ThreadWorker] = []  # one per slot, taking sessions
         self._draining: set[_ProcessWorker] = set()  # recycled, playing their last sessions
         self._session_worker: dict[str, _ProcessWorker | _ThreadWorker] = {}
@@ -442,9 +459,9 @@ class GamePool:
         """Start the workers and wait until each has imported the engine."""
         self._loop = asyncio.get_running_loop()
         if self.workers == 0:
-            worker = _ThreadWorker(self.cache_size, self.data_roots)
+            worker = _ThreadWorker(self.cache_size, self.roots)
             self._workers = [worker]
-            for env in self.data_roots:
+            for env in self.roots:
                 await worker.call("warm_up", env)
             return
         started = [self._new_worker(i) for i in range(self.workers)]
@@ -458,17 +475,23 @@ class GamePool:
             raise Unavailable(f"env workers failed to start: {e or 'timed out'}") from e
         logger.info("env game pool started: %d worker processes", self.workers)
 
-    async def open(self, session_id: str, env: str, task: TaskRecord) -> tuple[str, GameState]:
-        """Load (or reuse) the game of `task`, start an episode: (instruction, first state)."""
+    async def open(
+        self, session_id: str, env: str, task: TaskRecord, root: Path | None = None
+    ) -> tuple[str, GameState]:
+        """Load (or reuse) the game of `task`, start an episode: (instruction, first state).
+        `root`: the data root its split is served from (default: the env's own)."""
         if session_id in self._session_worker or session_id in self._lost:
             raise AlreadyExists(f"session {session_id} is already open")
-        key = f"{env}\0{task.ref}"
+        if env not in self.roots:
+            raise NotFound(f"env {env!r} is not served by this pool")
+        where = self.roots[env][0] if root is None else str(root)
+        key = f"{env}\0{where}\0{task.split}\0{task.ref}"
         worker = self._pick_worker(key)
         self._session_worker[session_id] = worker
         self._session_path[session_id] = key
         worker.sessions.add(session_id)
         try:
-            instruction, state, usage = await worker.call("open", session_id, env, task)
+            instruction, state, usage = await worker.call("open", session_id, env, task, where)
         except asyncio.CancelledError:
             # The worker may open it anyway; make sure it does not stay there forever.
             self._forget(session_id)
@@ -537,9 +560,7 @@ class GamePool:
 
     def _new_worker(self, index: int) -> _ProcessWorker:
         assert self._loop is not None
-        return _ProcessWorker(
-            index, self.cache_size, self.data_roots, self._loop, self._worker_exited
-        )
+        return _ProcessWorker(index, self.cache_size, self.roots, self._loop, self._worker_exited)
 
     def _pick_worker(self, path: str) -> _ProcessWorker | _ThreadWorker:
         if self._closing:

@@ -29,6 +29,7 @@ async def serving_env(
         cache_size=cache_size,
         recycle_after_loads=settings.recycle_after_loads,
         recycle_above_rss_mib=settings.recycle_above_rss_mib,
+        read_only_roots={env: settings.read_only_roots(env) for env in settings.envs},
     )
     await pool.start()
     core = EnvCore(settings, pool)

@@ -157,49 +157,75 @@ def rec(ref: str) -> TaskRecord:
 
 
 ROOTS = {"alfworld": Path("unused")}
+HOST_ROOTS = {"alfworld": ("unused",)}
 
 
 @pytest.fixture
 def fake_game(monkeypatch: pytest.MonkeyPatch) -> type[FakeGame]:
     FakeGame.loads = []
-    monkeypatch.setattr(pool_mod._GameHost, "environment", lambda self, env: FakeEnvironment())
+    monkeypatch.setattr(
+        pool_mod._GameHost, "environment", lambda self, env, root: FakeEnvironment()
+    )
     return FakeGame
 
 
 def test_host_reuses_an_idle_game_and_loads_a_second_for_a_concurrent_session(
     fake_game: type[FakeGame],
 ) -> None:
-    host = _GameHost(cache_size=4, data_roots=ROOTS)
-    host.op_open("a", "alfworld", rec("g1"))
-    host.op_open("b", "alfworld", rec("g1"))  # "a" still plays g1: needs its own instance
+    host = _GameHost(cache_size=4, roots=HOST_ROOTS)
+    host.op_open("a", "alfworld", rec("g1"), "unused")
+    host.op_open("b", "alfworld", rec("g1"), "unused")  # "a" still plays g1: needs its own instance
     assert fake_game.loads == ["g1", "g1"]
 
     host.op_close("a")
     host.op_close("b")
-    host.op_open("c", "alfworld", rec("g1"))
-    host.op_open("d", "alfworld", rec("g1"))
-    host.op_open("e", "alfworld", rec("g1"))
+    host.op_open("c", "alfworld", rec("g1"), "unused")
+    host.op_open("d", "alfworld", rec("g1"), "unused")
+    host.op_open("e", "alfworld", rec("g1"), "unused")
     assert fake_game.loads == ["g1", "g1", "g1"]  # two reused, one more loaded
 
 
 def test_host_cache_evicts_least_recently_used(fake_game: type[FakeGame]) -> None:
-    host = _GameHost(cache_size=2, data_roots=ROOTS)
+    host = _GameHost(cache_size=2, roots=HOST_ROOTS)
     for i, path in enumerate(["g1", "g2", "g3"]):
-        host.op_open(f"s{i}", "alfworld", rec(path))
+        host.op_open(f"s{i}", "alfworld", rec(path), "unused")
     for i in range(3):
         host.op_close(f"s{i}")  # idle now: g1 (evicted), g2, g3
-    host.op_open("x", "alfworld", rec("g2"))
-    host.op_open("y", "alfworld", rec("g3"))
-    host.op_open("z", "alfworld", rec("g1"))
+    host.op_open("x", "alfworld", rec("g2"), "unused")
+    host.op_open("y", "alfworld", rec("g3"), "unused")
+    host.op_open("z", "alfworld", rec("g1"), "unused")
     assert fake_game.loads == ["g1", "g2", "g3", "g1"]
 
 
 def test_host_cache_size_zero_never_reuses(fake_game: type[FakeGame]) -> None:
-    host = _GameHost(cache_size=0, data_roots=ROOTS)
-    host.op_open("a", "alfworld", rec("g1"))
+    host = _GameHost(cache_size=0, roots=HOST_ROOTS)
+    host.op_open("a", "alfworld", rec("g1"), "unused")
     host.op_close("a")
-    host.op_open("b", "alfworld", rec("g1"))
+    host.op_open("b", "alfworld", rec("g1"), "unused")
     assert fake_game.loads == ["g1", "g1"]
+
+
+def test_host_reuses_a_game_only_for_the_same_root_split_and_ref(
+    fake_game: type[FakeGame],
+) -> None:
+    """A ref alone does not name a game (WebShop's is a goal index, the same in every split and
+    root): an idle game is handed only to a session on the same root, split and ref."""
+    host = _GameHost(cache_size=4, roots={"alfworld": ("own", "real")})
+    opens = [("a", "train", "own"), ("b", "test", "own"), ("c", "train", "real")]
+    for session, split, root in opens:
+        host.op_open(session, "alfworld", TaskRecord("7", "pick", split, "7"), root)
+        host.op_close(session)
+    assert fake_game.loads == ["7", "7", "7"]
+    host.op_open("d", "alfworld", TaskRecord("7", "pick", "test", "7"), "own")
+    assert fake_game.loads == ["7", "7", "7"]  # b's game, reused
+
+
+def test_host_builds_engines_only_on_its_roots() -> None:
+    host = _GameHost(cache_size=1, roots={"alfworld": ("own", "real")})
+    with pytest.raises(NotFound, match=r"^elsewhere is not a data root of env 'alfworld'"):
+        host.environment("alfworld", "elsewhere")
+    with pytest.raises(NotFound, match=r"^env 'webshop' is not served by this pool"):
+        host.environment("webshop", "own")
 
 
 def test_wire_error_keeps_a3t_types_and_wraps_others() -> None:

@@ -24,7 +24,7 @@ class FakeRunner:
         self.open_sessions: dict[str, Path] = {}
         self.closed: list[str] = []
 
-    async def open(self, session_id, env, task):
+    async def open(self, session_id, env, task, root):
         assert env == "alfworld"
         self.open_sessions[session_id] = task.ref
         return "put a mug in desk.", GameState(

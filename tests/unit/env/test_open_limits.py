@@ -26,7 +26,7 @@ class GatedRunner:
         self.opened: list[str] = []
         self.closed: list[str] = []
 
-    async def open(self, session_id, env, task):
+    async def open(self, session_id, env, task, root):
         self.opened.append(session_id)
         await self.release.wait()
         first = GameState(f"room {len(self.opened)}", ("look",), 0.0, False, False)
@@ -129,7 +129,7 @@ async def test_a_failed_open_is_not_remembered(data_root):
     core, runner = make_core(data_root)
     runner.release.set()
 
-    async def broken(session_id, env, task):
+    async def broken(session_id, env, task, root):
         raise ResourceExhausted("the worker is out of memory")
 
     working = runner.open
@@ -173,7 +173,7 @@ async def test_a_retried_generation_waits_for_the_first_instead_of_overlapping(d
         def list_tasks(self, split):
             return []
 
-    core._envs["alfworld"] = SlowGenerator()
+    core._envs["alfworld", data_root / "alfworld"] = SlowGenerator()
     first = asyncio.create_task(core.generate_tasks("alfworld", "gen", 1, 0, 2))
     await asyncio.sleep(0.05)
     first.cancel()  # the client's deadline passed; its thread still writes the split

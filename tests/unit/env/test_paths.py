@@ -16,7 +16,7 @@ class Runner:
     def __init__(self):
         self.loaded = []
 
-    async def open(self, session_id, env, task):
+    async def open(self, session_id, env, task, root):
         self.loaded.append(task.ref)
         return "put a mug in desk.", GameState("You are in a room.", ("look",), 0.0, False, False)
 
