@@ -79,10 +79,17 @@ PROFILES = {
         train_count=8,
         env="webshop",
     ),
-    # Level 5: level 1's tasks, starting in the middle of a 3-receptacle room (issue 15).
+    # Level 5: level 1's tasks, starting in the middle of a 3-receptacle room (issue 15). Its
+    # held-out games are played ungrounded too after each evaluation: the model's own actions.
     "level5": Profile(
         "`make run` defaults on level 5 (start mid-room, 3 receptacles)",
-        ("--level", "5"),
+        ("--level", "5", "--set", "evaluate_ungrounded=true"),
+        eval_count=16,
+        level=5,
+    ),
+    "level5_no_actre": Profile(
+        "level 5, no ActRe (exploration by temperature sampling)",
+        ("--level", "5", "--set", "use_actre=false", "--set", "evaluate_ungrounded=true"),
         eval_count=16,
         level=5,
     ),
@@ -169,6 +176,17 @@ def read_store(workdir: Path, name: str) -> dict:
             (eid,),
         )
     }
+    own = {}  # the model's own actions per evaluation (a store from before them has none)
+    columns = {c[1] for c in db.execute("PRAGMA table_info(evaluations)")}
+    if "admissible_share" in columns:
+        own = {
+            str(r): {"admissible": a, "ungrounded": u, "ungrounded_admissible": ua, "n": n}
+            for r, a, u, ua, n in db.execute(
+                "SELECT round, admissible_share, ungrounded_success_rate, "
+                "ungrounded_admissible_share, n_tasks FROM evaluations WHERE experiment_id = ?",
+                (eid,),
+            )
+        }
     rounds = [
         {"round": r, "stats": json.loads(stats), "seconds": None if end is None else end - start}
         for r, stats, start, end in db.execute(
@@ -177,7 +195,14 @@ def read_store(workdir: Path, name: str) -> dict:
             (eid,),
         )
     ]
-    return {"evals": evals, "scores": scores, "rounds": rounds, "state": state, "error": error}
+    return {
+        "evals": evals,
+        "scores": scores,
+        "own": own,
+        "rounds": rounds,
+        "state": state,
+        "error": error,
+    }
 
 
 def random_agent(
@@ -213,7 +238,12 @@ def phase_cpu(stats: dict) -> str:
     if not cpu:
         return "-"
     parts = " / ".join(f"{cpu.get(p, 0):.1f}" for p in ("attempt", "explore", "select", "train"))
-    return f"{sum(cpu.values()):.1f} ({parts} / {cpu.get('evaluate', 0):.1f})"
+    # The ungrounded evaluation (evaluate_ungrounded) is timed apart; shown as "+ N" after the
+    # grounded evaluation's.
+    evaluate = f"{cpu.get('evaluate', 0):.1f}"
+    if "eval_ungrounded" in cpu:
+        evaluate += f" + {cpu['eval_ungrounded']:.1f}"
+    return f"{sum(cpu.values()):.1f} ({parts} / {evaluate})"
 
 
 def grounded_share(stats: dict) -> str:
@@ -227,6 +257,26 @@ def grounded_share(stats: dict) -> str:
 
 def pct(rate: float, n: int) -> str:
     return f"{100 * rate:.0f}% ({round(rate * n)}/{n})"
+
+
+def share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def own_actions(name: str, res: dict) -> list[str]:
+    """Rows of the own-actions table: per evaluation (base first), the grounded success and
+    admissible share, and the ungrounded ones where `evaluate_ungrounded` measured them."""
+    rows = []
+    for r, own in sorted(res.get("own", {}).items(), key=lambda item: int(item[0])):
+        if own["admissible"] is None:
+            continue
+        rate, n = res["evals"][r]
+        ungrounded = "-" if own["ungrounded"] is None else pct(own["ungrounded"], n)
+        rows.append(
+            f"| {name} | {'base' if r == '-1' else r} | {pct(rate, n)} | "
+            f"{share(own['admissible'])} | {ungrounded} | {share(own['ungrounded_admissible'])} |"
+        )
+    return rows
 
 
 def main() -> None:
@@ -268,6 +318,7 @@ def env_section(names: list[str], base: Path, args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     details: list[str] = []
+    own: list[str] = []
     failures: list[str] = []
     for name in names:
         profile = PROFILES[name]
@@ -300,6 +351,7 @@ def env_section(names: list[str], base: Path, args: argparse.Namespace) -> str:
             + " | ".join(cells)
             + f" | {random_cell} | {res['wall'] / 60:.1f} | {res['cpu'] / 60:.1f} |"
         )
+        own += own_actions(name, res)
         for row in res["rounds"]:
             s = row["stats"]
             details.append(
@@ -324,6 +376,21 @@ def env_section(names: list[str], base: Path, args: argparse.Namespace) -> str:
         "| wall min | CPU min: total (attempt / explore / select / train / evaluate) |",
         "|---|---|---|---|---|---|---|---|---|",
         *details,
+    ]
+    if own:
+        lines += [
+            "",
+            "The model's own actions, per evaluation on the held-out games (admissible = the "
+            "share of the policy's steps whose generated action was admissible before "
+            "grounding; ungrounded = the same games played again with grounding off, "
+            "`--set evaluate_ungrounded=true`):",
+            "",
+            "| profile | round | success, grounded | admissible | success, ungrounded "
+            "| admissible, ungrounded |",
+            "|---|---|---|---|---|---|",
+            *own,
+        ]
+    lines += [
         *(["", "Runs that did not finish:", "", *failures] if failures else []),
     ]
     return "\n".join(lines) + "\n"

@@ -231,6 +231,7 @@ class GrpcPolicy:
         temperature: float,
         seed: int,
         adapter: str,
+        ground_actions: bool | None = None,
     ) -> PolicyAnswer:
         request = policy_pb2.ActRequest(
             episode_id=episode_id,
@@ -242,7 +243,7 @@ class GrpcPolicy:
                 temperature=temperature, seed=seed, max_new_tokens=self._max_new_tokens
             ),
             adapter=adapter,
-            ground_actions=self._ground,
+            ground_actions=self._ground if ground_actions is None else ground_actions,
         )
         with _rollout_call("policy"):
             resp = await self.adapters.call_reloading(self._stub.Act, request, adapter)

@@ -198,6 +198,13 @@ class ExperimentConfig:
     # per four trajectories). Empty / 0 = none.
     chat_data_uri: str = ""
     chat_data_ratio: float = 0.0
+    # --- evaluation (step 6)
+    # After each grounded evaluation (the base model's too), play the held-out tasks again with
+    # grounding off and record that success rate and share of admissible actions beside it:
+    # what the model's own text achieves. Its episodes are phase "eval_ungrounded". A policy
+    # service whose own settings ground every caller cannot be asked not to: then no ungrounded
+    # success is recorded (a warning says why) rather than grounded numbers in its place.
+    evaluate_ungrounded: bool = False
     seed: int = 0
 
     def explore_probability_at(self, round_: int) -> float:

@@ -57,6 +57,9 @@ class EpisodeSpec:
     explore_only_prefixes: tuple[str, ...] = ()
     # Who writes the sampled steps' rationales: "actre", or "template" (`rationale_writer`).
     rationale: str = "actre"
+    # Whether the policy grounds its non-admissible actions in this episode; None = the policy
+    # client's setting. False plays an ungrounded evaluation (a3t_controller.rounds).
+    ground_actions: bool | None = None
 
 
 class RolloutFailed(Exception):
@@ -125,6 +128,7 @@ async def run_episode(
                     temperature=spec.temperature,
                     seed=_seed(rng),
                     adapter=spec.adapter,
+                    ground_actions=spec.ground_actions,
                 )
                 step = Step(
                     thought=answer.thought,
@@ -273,6 +277,7 @@ async def _exploration_step(
         temperature=spec.explore_temperature,
         seed=_seed(rng),
         adapter=spec.adapter,
+        ground_actions=spec.ground_actions,
     )
     return Step(
         thought=answer.thought,

@@ -69,6 +69,9 @@ class PolicyAnswer:
 
 
 class PolicyClient(Protocol):
+    # `ground_actions`: ask the policy to ground a non-admissible action (True) or not (False)
+    # for this step; None = the client's own setting (`a3t run --ground-actions`). A policy
+    # service whose own settings ground every caller grounds either way (a3t_policy.config).
     async def act(
         self,
         episode_id: str,
@@ -80,6 +83,7 @@ class PolicyClient(Protocol):
         temperature: float,
         seed: int,
         adapter: str,
+        ground_actions: bool | None = None,
     ) -> PolicyAnswer: ...
 
     async def end_episode(self, episode_id: str) -> None: ...

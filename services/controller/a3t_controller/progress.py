@@ -24,7 +24,9 @@ PLAIN_INTERVAL_SECONDS = 5.0
 
 
 def _label(p: Progress) -> str:
-    return "base eval" if p.round < 0 else f"round {p.round} {p.phase}"
+    """A phase's name on its bar, e.g. `round 0 explore`; the base model's evaluations are
+    `base eval` and `base eval_ungrounded`."""
+    return f"base {p.phase}" if p.round < 0 else f"round {p.round} {p.phase}"
 
 
 def short(message: str, limit: int = POSTFIX_CHARS) -> str:

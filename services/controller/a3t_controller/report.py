@@ -9,7 +9,12 @@ from pathlib import Path
 
 from a3t.envs import ENVIRONMENTS
 from a3t_controller.rounds import BASE_ROUND
-from a3t_controller.store import CriticAgreement, EvaluationRow, RoundStats, Store
+from a3t_controller.store import (
+    CriticAgreement,
+    EvaluationRow,
+    RoundStats,
+    Store,
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ def markdown_report(store: Store, experiment_id: str) -> str:
     )
     spec = ENVIRONMENTS.get(exp.config.get("env", ""))
     scored = spec is not None and spec.mean_score
+    # The model's own actions (a3t_controller.rounds.admissible_share), where measured.
+    admissible = any(r.eval and r.eval.admissible_share is not None for r in rows)
+    ungrounded = any(r.eval and r.eval.ungrounded_success_rate is not None for r in rows)
     # The env's rationale check on the kept rationales (EnvSpec.rationale_check), where it ran.
     rationales = any(r.stats.rationales_checked is not None for r in rows)
     head = [
@@ -97,6 +105,8 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         *(["rollouts retried", "groups dropped"] if faults else []),
         "eval success",
         *(["eval score"] if scored else []),
+        *(["admissible"] if admissible else []),
+        *(["ungrounded success", "ungrounded admissible"] if ungrounded else []),
         "cumulative",
         *types,
         "wall min",
@@ -136,6 +146,8 @@ def markdown_report(store: Store, experiment_id: str) -> str:
             ),
             _pct(ev.success_rate) if ev else "-",
             *([_score(store, experiment_id, r.round) if ev else "-"] if scored else []),
+            *([_pct(ev.admissible_share) if ev else "-"] if admissible else []),
+            *(_ungrounded(ev) if ungrounded else []),
             _pct(ev.cumulative_success_rate) if ev else "-",
             *[_pct(ev.by_type.get(t)) if ev else "-" for t in types],
             _minutes(s.wall_s),
@@ -143,6 +155,13 @@ def markdown_report(store: Store, experiment_id: str) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _ungrounded(ev: EvaluationRow | None) -> list[str]:
+    """The ungrounded evaluation's success and admissible share ("-" where not measured)."""
+    if ev is None:
+        return ["-", "-"]
+    return [_pct(ev.ungrounded_success_rate), _pct(ev.ungrounded_admissible_share)]
 
 
 def plot_report(store: Store, experiment_id: str, path: Path) -> Path:

@@ -31,7 +31,7 @@ from a3t.compose import (
 )
 from a3t.envs import env_spec
 from a3t.errors import FailedPrecondition, Unavailable
-from a3t.trajectory import Task, Trajectory
+from a3t.trajectory import StepSource, Task, Trajectory
 from a3t_controller import metrics
 from a3t_controller.config import ExperimentConfig
 from a3t_controller.episode import (
@@ -44,7 +44,13 @@ from a3t_controller.episode import (
 )
 from a3t_controller.ports import Services, TrainRequest
 from a3t_controller.select import kept_by_all, select
-from a3t_controller.store import Decision, RoundRow, RoundStats, Store, StoredTrajectory
+from a3t_controller.store import (
+    Decision,
+    RoundRow,
+    RoundStats,
+    Store,
+    StoredTrajectory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,10 @@ MAX_ROLLOUT_RETRIES = 3
 MAX_DROPPED_SHARE = 0.5
 PHASES = ("attempt", "explore", "select", "compose", "train", "evaluate", "promote", "done")
 BASE_ROUND = -1  # the evaluation of the base policy, before any training
+# The evaluation's episodes, played with the policy client's grounding; with evaluate_ungrounded
+# the same tasks again without grounding, under their own phase (`grounding`).
+EVAL = "eval"
+EVAL_UNGROUNDED = "eval_ungrounded"
 
 
 @dataclass(frozen=True)
@@ -218,8 +228,13 @@ class RoundRunner:
         """Records the finished phase (the one before `phase`): its stats and what it cost."""
         finished = PHASES[PHASES.index(phase) - 1]
         (wall0, cpu0), (wall1, cpu1) = self._phase_started, self._clock()
-        cpu = {} if cpu0 is None or cpu1 is None else {finished: round(cpu1 - cpu0, 2)}
-        stats = replace(stats, wall_s={finished: round(wall1 - wall0, 2)}, cpu_s=cpu)
+        # A part of the phase timed on its own (the ungrounded evaluation) is recorded under
+        # its own key by the phase, and left out of the phase's seconds: they add up.
+        wall = {finished: round(wall1 - wall0 - sum(stats.wall_s.values()), 2)}
+        cpu = {}
+        if cpu0 is not None and cpu1 is not None:
+            cpu = {finished: round(cpu1 - cpu0 - sum(stats.cpu_s.values()), 2)}
+        stats = replace(stats, wall_s={**stats.wall_s, **wall}, cpu_s={**stats.cpu_s, **cpu})
         self._phase_started = (wall1, cpu1)
         self._store.set_round_phase(exp, round_, phase, stats)
         metrics.ROUND.set(round_)
@@ -389,6 +404,7 @@ class RoundRunner:
             seed=config.seed,
             explore_skip_verbs=config.explore_skip_verbs,
             explore_only_prefixes=config.explore_only_prefixes,
+            ground_actions=grounding(phase),
             rationale=config.rationale,
         )
 
@@ -633,29 +649,90 @@ class RoundRunner:
     async def _evaluate(
         self, exp: str, config: ExperimentConfig, round_: int, adapter: str, tasks: list[Task]
     ) -> RoundStats:
+        """One greedy episode of each held-out task, with the policy client's grounding; with
+        evaluate_ungrounded the same tasks again without grounding (EVAL_UNGROUNDED, timed on
+        its own). Recorded once both are played: a restart before that finds no evaluation and
+        plays what is not stored yet."""
         # The base model is evaluated as round -1; its episodes live under that round too.
-        rollouts = await self._episodes(exp, config, round_, "eval", tasks, adapter or "base")
-        results = self._store.trajectories(exp, round_, "eval")
-        by_type: dict[str, list[bool]] = defaultdict(list)
-        for r in results:
-            by_type[r.task_type].append(r.won)
-        solved_ever = {t.task_id for t in self._store.trajectories(exp, phase="eval") if t.won}
-        rate = sum(r.won for r in results) / len(results)
+        name = adapter or "base"
+        rollouts = await self._episodes(exp, config, round_, EVAL, tasks, name)
+        results = self._store.trajectories(exp, round_, EVAL)
+        rate, by_type = success_rates(results)
+        share = admissible_share([r.trajectory for r in results])
+        solved_ever = {t.task_id for t in self._store.trajectories(exp, phase=EVAL) if t.won}
         cumulative = len(solved_ever & {t.task_id for t in tasks}) / len(tasks)
+        stats = replace(
+            rollouts,
+            eval_success_rate=rate,
+            cumulative_success_rate=cumulative,
+            eval_admissible_share=share,
+        )
+        if config.evaluate_ungrounded:
+            stats = await self._evaluate_ungrounded(exp, config, round_, name, tasks, stats)
         self._store.record_evaluation(
             exp,
             round_,
             adapter,
             len(results),
             rate,
-            {k: sum(v) / len(v) for k, v in sorted(by_type.items())},
+            by_type,
             cumulative,
+            admissible_share=share,
+            ungrounded_success_rate=stats.eval_ungrounded_success_rate,
+            ungrounded_admissible_share=stats.eval_ungrounded_admissible_share,
         )
         metrics.EVAL_SUCCESS.labels(round=str(round_)).set(rate)
-        log.info(
-            "experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, adapter or "base"
+        log.info("experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, name)
+        return stats
+
+    async def _evaluate_ungrounded(
+        self,
+        exp: str,
+        config: ExperimentConfig,
+        round_: int,
+        adapter: str,
+        tasks: list[Task],
+        stats: RoundStats,
+    ) -> RoundStats:
+        """The held-out tasks played with grounding off, added to the evaluation's `stats`
+        with its own seconds (`_advance` leaves them out of the evaluate phase's). Its success
+        is left unrecorded, with a warning, when the policy grounded some step anyway: a policy
+        service whose own settings ground every caller (a3t_policy.config: a request can turn
+        grounding on, not off) would otherwise pass grounded numbers for ungrounded ones."""
+        started = self._clock()
+        rollouts = await self._episodes(exp, config, round_, EVAL_UNGROUNDED, tasks, adapter)
+        played = self._store.trajectories(exp, round_, EVAL_UNGROUNDED)
+        wall, cpu = self._since(started)
+        stats = replace(
+            stats,
+            rollouts_retried={**stats.rollouts_retried, **rollouts.rollouts_retried},
+            groups_dropped={**stats.groups_dropped, **rollouts.groups_dropped},
+            wall_s={**stats.wall_s, EVAL_UNGROUNDED: wall},
+            cpu_s={**stats.cpu_s, **({} if cpu is None else {EVAL_UNGROUNDED: cpu})},
         )
-        return replace(rollouts, eval_success_rate=rate, cumulative_success_rate=cumulative)
+        grounded = grounded_steps(played)
+        if grounded:
+            log.warning(
+                "experiment %s round %d: the ungrounded evaluation got %d grounded steps: the "
+                "policy service grounds every caller's actions (its ground_actions setting), "
+                "so no ungrounded success is recorded; set it false there to measure it",
+                exp,
+                round_,
+                grounded,
+            )
+            return stats
+        rate, _ = success_rates(played)
+        share = admissible_share([t.trajectory for t in played])
+        log.info("experiment %s round %d eval, ungrounded: %.1f%%", exp, round_, 100 * rate)
+        return replace(
+            stats, eval_ungrounded_success_rate=rate, eval_ungrounded_admissible_share=share
+        )
+
+    def _since(self, started: tuple[float, float | None]) -> tuple[float, float | None]:
+        """Wall and CPU seconds (None without a CPU clock) since `started` (`_clock()`)."""
+        (wall0, cpu0), (wall1, cpu1) = started, self._clock()
+        cpu = None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 2)
+        return round(wall1 - wall0, 2), cpu
 
 
 async def all_or_none(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
@@ -702,6 +779,18 @@ def check_held_out(train: list[Task], evaluation: list[Task]) -> None:
         )
 
 
+def grounding(phase: str) -> bool | None:
+    """Whether the episodes of `phase` ask the policy to ground its actions: an ungrounded
+    evaluation's phase says so (EVAL_UNGROUNDED, or a phase name ending ":ungrounded"), and so
+    does one ending ":grounded"; every other phase leaves it to the policy client's setting
+    (None). The stored phase name thus tells how an episode was played."""
+    if phase == EVAL_UNGROUNDED or phase.endswith(":ungrounded"):
+        return False
+    if phase.endswith(":grounded"):
+        return True
+    return None
+
+
 def stratified_sample(tasks: Sequence[Task], count: int, seed: int | str) -> list[Task]:
     """`count` of `tasks`, drawn with `seed`, as evenly over task types as the types allow,
     sorted by task id. Each type gets count // types tasks; a type with fewer gives all it has
@@ -726,3 +815,33 @@ def stratified_sample(tasks: Sequence[Task], count: int, seed: int | str) -> lis
             left -= take
     picked = [t for kind in sorted(by_type) for t in rng.sample(by_type[kind], quota[kind])]
     return sorted(picked, key=lambda t: t.task_id)
+
+
+def admissible_share(trajectories: Sequence[Trajectory]) -> float | None:
+    """The share of the policy's own steps (POLICY, GROUNDED) whose generated action was
+    admissible before any grounding: a GROUNDED step's was not (grounding replaced it), a
+    POLICY step's was when the env admitted it. Sampled and temperature steps are not the
+    policy's greedy choice and are left out. None when there is no policy step."""
+    own = [
+        s
+        for t in trajectories
+        for s in t.steps
+        if s.source in (StepSource.POLICY, StepSource.GROUNDED)
+    ]
+    if not own:
+        return None
+    return sum(s.source is StepSource.POLICY and s.admissible for s in own) / len(own)
+
+
+def grounded_steps(played: Sequence[StoredTrajectory]) -> int:
+    """The steps of `played` whose action grounding replaced."""
+    return sum(s.source is StepSource.GROUNDED for t in played for s in t.trajectory.steps)
+
+
+def success_rates(played: Sequence[StoredTrajectory]) -> tuple[float, dict[str, float]]:
+    """The share of `played` won, and per task type (sorted by type); (0.0, {}) for none."""
+    by_type: dict[str, list[bool]] = defaultdict(list)
+    for t in played:
+        by_type[t.task_type].append(t.won)
+    rates = {k: sum(v) / len(v) for k, v in sorted(by_type.items())}
+    return (sum(t.won for t in played) / len(played) if played else 0.0), rates

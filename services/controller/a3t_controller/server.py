@@ -17,7 +17,7 @@ from a3t.controller.v1 import controller_pb2_grpc
 from a3t.errors import ConfigError, InvalidArgument
 from a3t_controller.config import ExperimentConfig, load_config_yaml
 from a3t_controller.core import ControllerCore
-from a3t_controller.rounds import PHASES
+from a3t_controller.rounds import EVAL, EVAL_UNGROUNDED, PHASES
 from a3t_controller.store import ExperimentRow
 
 _STATES = {
@@ -156,8 +156,12 @@ class ControllerServicer(controller_pb2_grpc.ControllerServiceServicer):
         return pb.ExperimentEvent(
             experiment_id=eid,
             round=round_,
-            # Evaluation episodes report their phase as "eval" (the base evaluation too).
-            phase=_PHASES.get("evaluate" if phase == "eval" else phase, pb.ROUND_PHASE_UNSPECIFIED),
+            # Evaluation episodes report their phase as "eval" or "eval_ungrounded" (the base
+            # evaluation's too).
+            phase=_PHASES.get(
+                "evaluate" if phase in (EVAL, EVAL_UNGROUNDED) else phase,
+                pb.ROUND_PHASE_UNSPECIFIED,
+            ),
             done=done,
             total=total,
             message=message,

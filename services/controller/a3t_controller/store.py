@@ -137,6 +137,11 @@ CREATE TABLE IF NOT EXISTS evaluations (
     success_rate REAL NOT NULL,
     by_type_json TEXT NOT NULL,
     cumulative_success_rate REAL NOT NULL,
+    -- share of the policy's steps whose generated action was admissible before any grounding
+    admissible_share REAL,
+    -- with evaluate_ungrounded: the same tasks played again with grounding off (NULL: not played)
+    ungrounded_success_rate REAL,
+    ungrounded_admissible_share REAL,
     PRIMARY KEY (experiment_id, round)
 );
 """
@@ -256,6 +261,11 @@ class RoundStats:
     # evaluate, promote
     eval_success_rate: float | None = None
     cumulative_success_rate: float | None = None  # tasks solved by any round so far
+    # share of the evaluation's policy steps whose generated action was admissible (before
+    # grounding replaced it); with evaluate_ungrounded, the same tasks played ungrounded
+    eval_admissible_share: float | None = None
+    eval_ungrounded_success_rate: float | None = None
+    eval_ungrounded_admissible_share: float | None = None
     promoted: str | None = None
     # per phase: seconds (CPU where measured), rollouts played again, task groups dropped
     wall_s: dict[str, float] = field(default_factory=dict)
@@ -346,12 +356,21 @@ class EvaluationRow:
     success_rate: float
     by_type: dict[str, float]  # task type -> success rate
     cumulative_success_rate: float
+    # The share of policy steps whose generated action was admissible before grounding, and
+    # the ungrounded evaluation's success and share; None where not measured (an older store,
+    # evaluate_ungrounded off).
+    admissible_share: float | None = None
+    ungrounded_success_rate: float | None = None
+    ungrounded_admissible_share: float | None = None
 
 
 # (table, column, declaration) added after the first schema; ALTER TABLE adds them to old stores.
 ADDED_COLUMNS = (
     ("pool", "train_steps", "INTEGER NOT NULL DEFAULT 0"),
     ("experiments", "waiting_for", "TEXT NOT NULL DEFAULT ''"),
+    ("evaluations", "admissible_share", "REAL"),
+    ("evaluations", "ungrounded_success_rate", "REAL"),
+    ("evaluations", "ungrounded_admissible_share", "REAL"),
 )
 
 
@@ -816,7 +835,7 @@ class Store:
                 f"experiment {experiment_id!r} already has data; a fork starts from nothing"
             )
         copied = 0
-        for round_, phases in ((-1, ("eval",)), (0, ("attempt", "explore"))):
+        for round_, phases in ((-1, ("eval", "eval_ungrounded")), (0, ("attempt", "explore"))):
             for phase in phases:
                 for t in self.trajectories(source_id, round_, phase):
                     traj = replace(t.trajectory, trajectory_id="")  # a new id in the fork
@@ -841,6 +860,9 @@ class Store:
                 base.success_rate,
                 base.by_type,
                 base.cumulative_success_rate,
+                admissible_share=base.admissible_share,
+                ungrounded_success_rate=base.ungrounded_success_rate,
+                ungrounded_admissible_share=base.ungrounded_admissible_share,
             )
         self.start_round(
             experiment_id, 0, source.policy_adapter, source.explore_probability, source.level
@@ -874,9 +896,16 @@ class Store:
         success_rate: float,
         by_type: dict[str, float],
         cumulative: float,
+        *,
+        admissible_share: float | None = None,
+        ungrounded_success_rate: float | None = None,
+        ungrounded_admissible_share: float | None = None,
     ) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO evaluations (experiment_id, round, adapter, n_tasks, "
+            "success_rate, by_type_json, cumulative_success_rate, admissible_share, "
+            "ungrounded_success_rate, ungrounded_admissible_share) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 experiment_id,
                 round_,
@@ -885,6 +914,9 @@ class Store:
                 success_rate,
                 json.dumps(by_type, sort_keys=True),
                 cumulative,
+                admissible_share,
+                ungrounded_success_rate,
+                ungrounded_admissible_share,
             ),
         )
 

@@ -90,11 +90,18 @@ class FakeEnv:
 
 
 class FakePolicy:
-    """Base model: says an invalid action. With an adapter: solves tasks with an even number."""
+    """Base model: says an invalid action. With an adapter: solves tasks with an even number.
+
+    Grounding (off unless `grounds`, the client's setting, or a request asks for it; always on
+    with `service_grounds`, a policy service configured to ground every caller) replaces an
+    invalid action by the admissible one the model "scores highest": with an adapter FakeEnv's
+    key (a grounded step wins), the base model a decoy (`go to desk 1`)."""
 
     def __init__(self):
         self.loaded: dict[str, str] = {}
         self.ended: list[str] = []
+        self.grounds = False
+        self.service_grounds = False
 
     async def act(
         self,
@@ -107,7 +114,24 @@ class FakePolicy:
         temperature,
         seed,
         adapter,
+        ground_actions=None,
     ):
+        answer = await self._act(task, admissible, temperature, seed, adapter)
+        ground = self.service_grounds or (
+            self.grounds if ground_actions is None else ground_actions
+        )
+        if ground and admissible and answer.action not in admissible:
+            return PolicyAnswer(
+                answer.thought,
+                admissible[1] if adapter not in ("", "base") else admissible[-1],
+                answer.raw_text,
+                answer.usage,
+                StepSource.GROUNDED,
+                replaced_action=answer.action,
+            )
+        return answer
+
+    async def _act(self, task, admissible, temperature, seed, adapter):
         n = int(task.task_id.split("-T")[1].split("/")[0])
         if adapter not in ("", "base") and n % 2 == 0:
             assert adapter in self.loaded, f"adapter {adapter} used before it was loaded"

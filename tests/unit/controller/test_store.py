@@ -11,7 +11,7 @@ import pytest
 from a3t.compose import WeightedTrajectory
 from a3t.errors import FailedPrecondition
 from a3t.trajectory import Step, Task, Trajectory
-from a3t_controller.store import CriticAgreement, RoundStats, Store
+from a3t_controller.store import CriticAgreement, EvaluationRow, RoundStats, Store
 
 TASK = Task(env="alfworld", task_id="t0", split="train", task_type="pick_and_place_simple")
 
@@ -49,6 +49,29 @@ def test_a_store_from_before_train_steps_gets_the_column_and_keeps_its_pool(tmp_
     [item] = store.pool(exp)
     weight, traj = item.weight, item.trajectory
     assert weight == 1.0 and len(traj.steps) == 6
+
+
+def test_a_store_from_before_admissible_shares_opens_and_reads_its_evaluations(tmp_path):
+    path = tmp_path / "a3t.sqlite"
+    with sqlite3.connect(path) as db:  # the evaluations table of an older store
+        db.executescript(
+            """
+            CREATE TABLE evaluations (
+                experiment_id TEXT NOT NULL, round INTEGER NOT NULL, adapter TEXT NOT NULL,
+                n_tasks INTEGER NOT NULL, success_rate REAL NOT NULL,
+                by_type_json TEXT NOT NULL, cumulative_success_rate REAL NOT NULL,
+                PRIMARY KEY (experiment_id, round));
+            INSERT INTO evaluations VALUES ('e', -1, '', 8, 0.25, '{"a": 0.25}', 0.25);
+            """
+        )
+    store = Store(path)  # adds the columns (NULL: not measured) and extra_evaluations
+    assert store.evaluation("e", -1) == EvaluationRow("e", -1, "", 8, 0.25, {"a": 0.25}, 0.25)
+    store.record_evaluation(
+        "e", 0, "x", 8, 0.5, {}, 0.5, admissible_share=0.75, ungrounded_success_rate=0.125
+    )
+    assert store.evaluation("e", 0) == EvaluationRow(
+        "e", 0, "x", 8, 0.5, {}, 0.5, admissible_share=0.75, ungrounded_success_rate=0.125
+    )
 
 
 def test_round_stats_read_the_stored_json_and_write_it_back_key_for_key():

@@ -65,7 +65,8 @@ async def test_the_policy_is_asked_to_ground_actions_as_the_caller_says(store):
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
-        for ground in (True, False):
+        # The client's setting, then a request that says otherwise (an ungrounded evaluation).
+        for ground, this_call in ((True, None), (False, None), (True, False), (False, True)):
             services = build_services(
                 {**REQUIRED, "policy": f"127.0.0.1:{port}"}, store, 1.0, ground_actions=ground
             )
@@ -78,11 +79,12 @@ async def test_the_policy_is_asked_to_ground_actions_as_the_caller_says(store):
                 temperature=0.0,
                 seed=0,
                 adapter="",
+                ground_actions=this_call,
             )
             assert answer.action == "look"
     finally:
         await server.stop(0)
-    assert recorder.grounded == [True, False]
+    assert recorder.grounded == [True, False, False, True]
 
 
 async def test_a_silent_service_is_shown_on_running_experiments_and_named_by_address(store):
