@@ -153,6 +153,11 @@ async def _start_services(
             *artifacts,
         ],
     }
+    if args.eval_data_root:
+        # Real splits to evaluate on (extra_eval_splits) beside the generated games: the env
+        # lists and plays them from a read-only root and never writes there.
+        real = Path(args.eval_data_root).resolve()
+        specs["env"] += ["--env-read-only-roots", f"{config.env}={real}"]
     if config.needs_actre():
         specs["actre"] = [*model, "--max-new-tokens", str(args.actre_max_new_tokens)]
     if config.selector in ("critic", "hybrid"):
@@ -326,6 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--data-root",
         help="the env's real data (ALFWorld: the json_2.1.1 layout; default: generated tasks)",
+    )
+    run.add_argument(
+        "--eval-data-root",
+        metavar="DIR",
+        help="real data the env also serves, read-only, next to the generated games (ALFWorld: "
+        "the json_2.1.1 layout, e.g. ../shared/data/alfworld): its splits can be named in "
+        "--set extra_eval_splits=[valid_unseen]; never written to, and a split name it shares "
+        "with a generated split is refused",
     )
     run.add_argument("--train-split")
     run.add_argument("--eval-split")
