@@ -3,6 +3,8 @@
     a3t run [--rounds N] [--data-root DIR] ...   the embedded default (what `make run` calls)
     a3t status                                   experiments in the store and where they are
     a3t report NAME [--plot FILE.png]            a markdown table per round (+ a plot)
+    a3t evaluate NAME [--round R] [--no-ground-actions] [--split S] [--count N]
+                                                 a stored adapter on any split, recorded apart
     a3t export NAME --out FILE.jsonl             every trajectory, loadable by `datasets`
     a3t resume NAME [--controller HOST:PORT]     a failed experiment of a controller service, again
     a3t serve SERVICE [ARGS...]                  python -m a3t_<SERVICE> ARGS
@@ -24,7 +26,7 @@ import signal
 import sys
 from pathlib import Path
 
-from a3t.errors import A3tError, ConfigError, quote
+from a3t.errors import A3tError, ConfigError, NotFound, quote
 from a3t.procs import ServiceProcess, start_service, tree_cpu_seconds
 from a3t.rpc.client import channel
 from a3t_controller.config import ExperimentConfig, load_config_yaml, load_yaml_value
@@ -120,25 +122,41 @@ def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
     return ExperimentConfig.from_dict({**LOCAL_DEFAULTS, **profile, **given})
 
 
-async def _start_services(
+def _artifacts(workdir: Path) -> list[str]:
+    # Adapters and datasets live under the workdir's artifacts: the services refuse any other
+    # path a request names (a3t.artifacts.resolve_under).
+    return ["--artifact-root", str((workdir / "artifacts").resolve())]
+
+
+def _model(config: ExperimentConfig, workdir: Path) -> list[str]:
+    # One torch thread per model service: policy and ActRe decode at the same time during
+    # exploration, and more threads than free cores is 10-30x slower (NOTES.md).
+    return ["--model", config.base_model, "--threads", "1", *_artifacts(workdir)]
+
+
+def _env_and_policy(
     args: argparse.Namespace, config: ExperimentConfig, workdir: Path
-) -> dict[str, ServiceProcess]:
-    logs = workdir / "logs"
+) -> dict[str, list[str]]:
+    """The env's and the policy's flags: what `a3t evaluate` starts, and `a3t run` with more."""
     # Generated tasks go under the workdir, one folder per env; --data-root points the run's env
     # at real data instead.
     env_args = ["--data-root", str(workdir / "envs"), "--envs", config.env]
     if args.data_root:
         env_args += ["--env-data-roots", f"{config.env}={Path(args.data_root).resolve()}"]
-    # One torch thread per model service: policy and ActRe decode at the same time during
-    # exploration, and more threads than free cores is 10-30x slower (NOTES.md).
-    # Adapters and datasets live under the workdir's artifacts: the services refuse any other
-    # path a request names (a3t.artifacts.resolve_under).
-    artifacts = ["--artifact-root", str((workdir / "artifacts").resolve())]
-    model = ["--model", config.base_model, "--threads", "1", *artifacts]
     policy_tokens = args.policy_max_new_tokens or LOCAL_POLICY_TOKENS.get(config.env, 64)
-    specs = {
+    return {
         "env": [*env_args, "--workers", str(args.env_workers)],
-        "policy": [*model, "--max-new-tokens", str(policy_tokens)],
+        "policy": [*_model(config, workdir), "--max-new-tokens", str(policy_tokens)],
+    }
+
+
+async def _start_services(
+    args: argparse.Namespace, config: ExperimentConfig, workdir: Path
+) -> dict[str, ServiceProcess]:
+    artifacts = _artifacts(workdir)
+    model = _model(config, workdir)
+    specs = {
+        **_env_and_policy(args, config, workdir),
         # Small optimizer steps: a make-run pool is a few thousand tokens, and one step per
         # epoch (the trainer's 8192-token default) barely moves a LoRA in 3 epochs.
         # Phases run one after another, so while the trainer trains nothing else computes: it
@@ -162,13 +180,21 @@ async def _start_services(
         specs["actre"] = [*model, "--max-new-tokens", str(args.actre_max_new_tokens)]
     if config.selector in ("critic", "hybrid"):
         specs["critic"] = [*model, "--scoring", args.critic_scoring]
+    return await _start(specs, workdir / "logs", args.start_timeout)
+
+
+async def _start(
+    specs: dict[str, list[str]], logs: Path, timeout: float
+) -> dict[str, ServiceProcess]:
+    """Starts each service (name -> its flags) as a local process and waits for its health;
+    stops them all if one fails to start."""
     procs = {}
     try:
         for name, extra in specs.items():
             procs[name] = start_service(name, extra, log_dir=logs, die_with_parent=True)
         for name, proc in procs.items():
             print(f"waiting for {name} (log: {proc.log_path}) ...", flush=True)
-            await proc.wait_ready(timeout=args.start_timeout)
+            await proc.wait_ready(timeout=timeout)
     except BaseException:
         for proc in procs.values():
             proc.stop()
@@ -283,6 +309,110 @@ async def resume(target: str, name: str) -> int:
     state = controller_pb2.ExperimentState.Name(exp.state).removeprefix("EXPERIMENT_STATE_")
     phase = controller_pb2.RoundPhase.Name(exp.current_phase).removeprefix("ROUND_PHASE_")
     print(f"{exp.spec.name} {state.lower()} at round {exp.current_round} {phase.lower()}")
+    return 0
+
+
+def round_arg(value: str) -> int:
+    """--round: a round number, or `base` (also -1) for the base model."""
+    if value == "base":
+        return -1
+    try:
+        round_ = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a round: give a round number (0, 1, ...) or 'base'"
+        ) from None
+    if round_ < -1:
+        raise argparse.ArgumentTypeError(f"{round_} is not a round: rounds count from 0 (-1: base)")
+    return round_
+
+
+def evaluated_round(store: Store, name: str, asked: int | None) -> int:
+    """The round whose adapter `a3t evaluate` plays (-1: the base model): the one asked for,
+    else the promoted adapter's, else the base model. NotFound, naming the rounds that have
+    an adapter, for a round that trained none."""
+    experiment = store.experiment(name)
+    adapters = store.adapters(experiment.experiment_id)
+    if asked is None:
+        promoted = [a for a in adapters if a.promoted]
+        return promoted[-1].round if promoted else -1
+    if asked == -1 or any(a.round == asked for a in adapters):
+        return asked
+    have = ", ".join(str(a.round) for a in adapters) or "none yet"
+    raise NotFound(
+        f"experiment {experiment.name!r} has no adapter of round {asked} (rounds with one: "
+        f"{have}); --round base evaluates the base model"
+    )
+
+
+async def evaluate(args: argparse.Namespace) -> int:
+    """`a3t evaluate`: starts env and policy, plays the stored adapter on the split, records
+    and prints the evaluation (a3t_controller.rounds.RoundRunner.evaluate_stored)."""
+    from a3t_controller.patience import ServiceFailed
+    from a3t_controller.progress import ProgressPrinter
+    from a3t_controller.rounds import BASE_ROUND, RoundRunner
+    from a3t_controller.wiring import build_services
+
+    if args.count < 0:
+        raise ConfigError([f"--count must be >= 0 (0 = every task of the split), got {args.count}"])
+    workdir = Path(args.workdir)
+    store = _store(args)
+    try:
+        experiment = store.experiment(args.name)
+        config = ExperimentConfig.from_dict(experiment.config)
+        round_ = evaluated_round(store, args.name, args.round)
+        split = args.split or config.eval_split
+        procs = await _start(
+            _env_and_policy(args, config, workdir), workdir / "logs", args.start_timeout
+        )
+        try:
+            services = build_services(
+                {name: proc.target for name, proc in procs.items()},
+                store,
+                args.service_wait_seconds,
+                ground_actions=True,  # the evaluation's phase says when not (rounds.grounding)
+            )
+            try:
+                await services.tasks.list_tasks(config.env, split)
+            except ServiceFailed as exc:
+                if exc.code_name != "NOT_FOUND":
+                    raise
+                where = args.data_root or f"the generated games under {workdir / 'envs'}"
+                raise NotFound(
+                    f"--split {quote(split)}: not found in {where}: {exc.details}"
+                ) from None
+            printer = ProgressPrinter()
+            runner = RoundRunner(
+                store,
+                services,
+                workdir / "artifacts",
+                printer.update,
+                cpu_clock=lambda: tree_cpu_seconds(os.getpid()),
+            )
+            try:
+                row = await runner.evaluate_stored(
+                    experiment.experiment_id,
+                    round_,
+                    split,
+                    grounded=args.ground_actions,
+                    count=args.count,
+                )
+            finally:
+                printer.close()
+        finally:
+            for proc in procs.values():
+                proc.stop()
+    finally:
+        store.close()
+    what = "the base model" if row.round == BASE_ROUND else f"{row.adapter} (round {row.round})"
+    share = "-" if row.admissible_share is None else f"{100 * row.admissible_share:.1f}%"
+    by_type = ", ".join(f"{t} {100 * r:.1f}%" for t, r in row.by_type.items())
+    print(
+        f"{experiment.name}: {what} on {split}, grounding {'on' if row.grounded else 'off'}: "
+        f"{row.n_tasks} tasks, success {100 * row.success_rate:.1f}%, admissible actions "
+        f"{share} ({by_type}); {row.wall_s / 60:.1f} min. Episodes: phase {row.phase!r} of "
+        f"round {row.round}; `a3t report {experiment.name}` lists it"
+    )
     return 0
 
 
@@ -411,6 +541,44 @@ def main(argv: list[str] | None = None) -> int:
         help="how long a call waits for a service that does not answer before the run fails",
     )
 
+    ev = sub.add_parser(
+        "evaluate",
+        help="evaluate a stored adapter (or the base model) on any split, outside the rounds",
+        parents=for_sub,
+    )
+    ev.add_argument("name", help="experiment name or id")
+    ev.add_argument(
+        "--round",
+        type=round_arg,
+        help="the adapter trained in this round; 'base' or -1: the base model (default: the "
+        "promoted adapter, or the base model before any)",
+    )
+    ev.add_argument(
+        "--ground-actions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ground non-admissible actions as `a3t run` does (default on); "
+        "--no-ground-actions measures the model's own actions",
+    )
+    ev.add_argument("--split", help="the split to play (default: the experiment's eval_split)")
+    ev.add_argument(
+        "--count",
+        type=int,
+        default=0,
+        help="a seeded sample of this many tasks, stratified by task type (default 0: all)",
+    )
+    ev.add_argument(
+        "--data-root",
+        help="the env's real data, as given to `a3t run` (default: the generated games)",
+    )
+    ev.add_argument("--env-workers", type=int, default=2)
+    ev.add_argument(
+        "--policy-max-new-tokens",
+        type=int,
+        help="tokens per policy step (default by env, as `a3t run`)",
+    )
+    ev.add_argument("--start-timeout", type=float, default=600.0)
+    ev.add_argument("--service-wait-seconds", type=float, default=600.0)
     sub.add_parser("status", help="experiments in the store", parents=for_sub)
     rep = sub.add_parser("report", help="markdown table per round, and a plot", parents=for_sub)
     rep.add_argument("name")
@@ -448,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
             os.execv(sys.executable, [sys.executable, "-m", f"a3t_{args.service}", *args.args])
         if args.command == "resume":
             return asyncio.run(resume(args.controller, args.name))
+        if args.command == "evaluate":
+            return asyncio.run(_until_sigterm(evaluate(args)))
         store = _store(args)
         if args.command == "status":
             rows = store.experiments()

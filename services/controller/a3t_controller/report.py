@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from a3t_controller.rounds import BASE_ROUND
 from a3t_controller.store import (
     CriticAgreement,
     EvaluationRow,
+    ExtraEvaluationRow,
     RoundStats,
     Store,
 )
@@ -154,6 +156,9 @@ def markdown_report(store: Store, experiment_id: str) -> str:
             _minutes(s.cpu_s),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    extra = store.extra_evaluations(experiment_id)
+    if extra:
+        lines += ["", *_extra_table(extra)]
     return "\n".join(lines)
 
 
@@ -162,6 +167,37 @@ def _ungrounded(ev: EvaluationRow | None) -> list[str]:
     if ev is None:
         return ["-", "-"]
     return [_pct(ev.ungrounded_success_rate), _pct(ev.ungrounded_admissible_share)]
+
+
+def _extra_table(rows: list[ExtraEvaluationRow]) -> list[str]:
+    """`a3t evaluate`'s evaluations of stored adapters, each on its own split and grounding."""
+    head = [
+        *("adapter", "split", "grounding", "tasks", "success", "admissible", "by type"),
+        *("wall min", "when (UTC)"),
+    ]
+    lines = [
+        "## Evaluations of stored adapters (`a3t evaluate`)",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for e in rows:
+        adapter = "base" if e.round == BASE_ROUND else f"{e.round} ({e.adapter})"
+        by_type = ", ".join(f"{t} {_pct(rate)}" for t, rate in e.by_type.items())
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.create_time))
+        cells = [
+            adapter,
+            e.split,
+            "on" if e.grounded else "off",
+            str(e.n_tasks),
+            _pct(e.success_rate),
+            _pct(e.admissible_share),
+            by_type or "-",
+            f"{e.wall_s / 60:.1f}",
+            when,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot_report(store: Store, experiment_id: str, path: Path) -> Path:

@@ -46,6 +46,7 @@ from a3t_controller.ports import Services, TrainRequest
 from a3t_controller.select import kept_by_all, select
 from a3t_controller.store import (
     Decision,
+    ExtraEvaluationRow,
     RoundRow,
     RoundStats,
     Store,
@@ -734,6 +735,55 @@ class RoundRunner:
         cpu = None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 2)
         return round(wall1 - wall0, 2), cpu
 
+    async def evaluate_stored(
+        self, experiment: str, round_: int, split: str, *, grounded: bool, count: int = 0
+    ) -> ExtraEvaluationRow:
+        """`a3t evaluate`: the adapter trained in `round_` (BASE_ROUND: the base model) plays
+        one greedy episode of each task of `split` (a seeded sample of `count` stratified by
+        task type, drawn as the experiment draws its own; 0 = every task), grounded or not,
+        with the experiment's settings (max_steps, concurrency, seed). Its episodes are stored
+        under their own phase (`extra_eval_phase`), never among the rounds', so a run stopped
+        half-way resumes them; the result goes to extra_evaluations. The experiment's rounds
+        and state are left as they are. Raises NotFound for a round without an adapter."""
+        row = self._store.experiment(experiment)
+        exp, config = row.experiment_id, ExperimentConfig.from_dict(row.config)
+        adapter = "base"
+        if round_ != BASE_ROUND:
+            trained = self._store.adapter(exp, round_ + 1)
+            await self._svc.policy_adapters.load_adapter(trained.name, trained.uri)
+            adapter = trained.name
+        tasks = await self._tasks(config.env, split, count, config.seed)
+        phase = extra_eval_phase(split, count, grounded)
+        started = self._clock()
+        await self._episodes(exp, config, round_, phase, tasks, adapter)
+        played = self._store.trajectories(exp, round_, phase)
+        if not grounded and grounded_steps(played):
+            raise FailedPrecondition(
+                f"the policy grounded {grounded_steps(played)} steps of an ungrounded "
+                "evaluation: its service grounds every caller's actions (ground_actions in its "
+                "settings); start it without that setting"
+            )
+        rate, by_type = success_rates(played)
+        wall, cpu = self._since(started)
+        result = ExtraEvaluationRow(
+            experiment_id=exp,
+            round=round_,
+            adapter=adapter,
+            split=split,
+            grounded=grounded,
+            sample=count,
+            phase=phase,
+            n_tasks=len(played),
+            success_rate=rate,
+            by_type=by_type,
+            admissible_share=admissible_share([t.trajectory for t in played]),
+            wall_s=wall,
+            cpu_s=cpu,
+            create_time=time.time(),
+        )
+        self._store.record_extra_evaluation(result)
+        return result
+
 
 async def all_or_none(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
     """Runs the coroutines side by side; when one raises, the others are cancelled (and
@@ -781,14 +831,21 @@ def check_held_out(train: list[Task], evaluation: list[Task]) -> None:
 
 def grounding(phase: str) -> bool | None:
     """Whether the episodes of `phase` ask the policy to ground its actions: an ungrounded
-    evaluation's phase says so (EVAL_UNGROUNDED, or a phase name ending ":ungrounded"), and so
-    does one ending ":grounded"; every other phase leaves it to the policy client's setting
-    (None). The stored phase name thus tells how an episode was played."""
+    evaluation's phase says so (EVAL_UNGROUNDED, `extra_eval_phase`'s ":ungrounded"), and so
+    does `a3t evaluate`'s grounded one (":grounded"); every other phase leaves it to the policy
+    client's setting (None). The stored phase name thus tells how an episode was played."""
     if phase == EVAL_UNGROUNDED or phase.endswith(":ungrounded"):
         return False
     if phase.endswith(":grounded"):
         return True
     return None
+
+
+def extra_eval_phase(split: str, count: int, grounded: bool) -> str:
+    """The phase under which `a3t evaluate` stores its episodes: one per split, sample size
+    (0 = the whole split) and grounding, so evaluating the same again resumes, and never a
+    phase of the rounds'."""
+    return f"evaluate:{split}:{count or 'all'}:{'grounded' if grounded else 'ungrounded'}"
 
 
 def stratified_sample(tasks: Sequence[Task], count: int, seed: int | str) -> list[Task]:

@@ -144,6 +144,25 @@ CREATE TABLE IF NOT EXISTS evaluations (
     ungrounded_admissible_share REAL,
     PRIMARY KEY (experiment_id, round)
 );
+-- `a3t evaluate`: a stored adapter (or the base model) evaluated on any split, outside the
+-- experiment's rounds. Its episodes are the trajectories of (experiment_id, round, phase).
+CREATE TABLE IF NOT EXISTS extra_evaluations (
+    experiment_id TEXT NOT NULL REFERENCES experiments,
+    round INTEGER NOT NULL,  -- the round that trained the adapter; -1 the base model
+    adapter TEXT NOT NULL,
+    split TEXT NOT NULL,
+    grounded INTEGER NOT NULL,
+    sample INTEGER NOT NULL,  -- the tasks asked for (a3t evaluate --count); 0 = the whole split
+    phase TEXT NOT NULL,
+    n_tasks INTEGER NOT NULL,
+    success_rate REAL NOT NULL,
+    by_type_json TEXT NOT NULL,
+    admissible_share REAL,
+    wall_s REAL NOT NULL,
+    cpu_s REAL,
+    create_time REAL NOT NULL,
+    PRIMARY KEY (experiment_id, round, phase)
+);
 """
 
 
@@ -362,6 +381,26 @@ class EvaluationRow:
     admissible_share: float | None = None
     ungrounded_success_rate: float | None = None
     ungrounded_admissible_share: float | None = None
+
+
+@dataclass(frozen=True)
+class ExtraEvaluationRow:
+    """An `a3t evaluate` of a stored adapter, outside the experiment's rounds."""
+
+    experiment_id: str
+    round: int  # the round that trained the adapter; -1 the base model
+    adapter: str  # its name; "base" for the base model
+    split: str
+    grounded: bool
+    sample: int  # the tasks asked for; 0 = the whole split
+    phase: str  # its episodes are the trajectories of (experiment_id, round, phase)
+    n_tasks: int
+    success_rate: float
+    by_type: dict[str, float]  # task type -> success rate
+    admissible_share: float | None  # None: no policy step was played
+    wall_s: float
+    cpu_s: float | None
+    create_time: float
 
 
 # (table, column, declaration) added after the first schema; ALTER TABLE adds them to old stores.
@@ -786,6 +825,13 @@ class Store:
             raise NotFound(f"experiment {experiment_id} has no adapter version {version}")
         return _adapter(row)
 
+    def adapters(self, experiment_id: str) -> list[AdapterRow]:
+        """Every adapter the experiment trained, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM adapters WHERE experiment_id = ? ORDER BY version", (experiment_id,)
+        )
+        return [_adapter(r) for r in rows]
+
     def promoted_adapter(self, experiment_id: str) -> AdapterRow | None:
         row = self._db.execute(
             "SELECT * FROM adapters WHERE experiment_id = ? AND promoted = 1 "
@@ -930,6 +976,32 @@ class Store:
         data = dict(row)
         by_type = json.loads(data.pop("by_type_json"))
         return EvaluationRow(**data, by_type=by_type)
+
+    def record_extra_evaluation(self, row: ExtraEvaluationRow) -> None:
+        """Records an `a3t evaluate` (the same adapter, split, grounding and sample again
+        replaces it)."""
+        data = dataclasses.asdict(row)
+        data["by_type_json"] = json.dumps(data.pop("by_type"), sort_keys=True)
+        data["grounded"] = int(row.grounded)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO extra_evaluations ({', '.join(data)}) "
+            f"VALUES ({', '.join('?' * len(data))})",
+            tuple(data.values()),
+        )
+
+    def extra_evaluations(self, experiment_id: str) -> list[ExtraEvaluationRow]:
+        """The experiment's `a3t evaluate` results, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM extra_evaluations WHERE experiment_id = ? ORDER BY create_time",
+            (experiment_id,),
+        )
+        out = []
+        for r in rows:
+            data = dict(r)
+            by_type = json.loads(data.pop("by_type_json"))
+            grounded = bool(data.pop("grounded"))
+            out.append(ExtraEvaluationRow(**data, by_type=by_type, grounded=grounded))
+        return out
 
 
 def _experiment(row: sqlite3.Row) -> ExperimentRow:

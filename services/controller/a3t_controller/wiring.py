@@ -7,13 +7,27 @@ services it started as local processes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from a3t.errors import FailedPrecondition
 from a3t.rpc.client import channel
 from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
 from a3t_controller.patience import Patience
-from a3t_controller.ports import Services
+from a3t_controller.ports import Services, TrainerClient, TrainRequest, TrainResult
 from a3t_controller.store import Store
+
+
+class NoTrainer:
+    """The trainer of a controller given none (`a3t evaluate` plays episodes, trains nothing):
+    a training run asked of it fails, naming why."""
+
+    async def train(
+        self, request: TrainRequest, on_progress: Callable[[int, int, str], None]
+    ) -> TrainResult:
+        raise FailedPrecondition(
+            f"training run {request.request_id}: no trainer service was started (a3t evaluate "
+            "only evaluates)"
+        )
 
 
 def build_services(
@@ -21,11 +35,13 @@ def build_services(
 ) -> Services:
     """gRPC clients of the services at `targets` (service name -> host:port).
 
-    env, policy and trainer must have an address; actre and critic without one (absent or
-    empty) are None, and the rounds run without them. Every client waits up to `wait_seconds`
-    for a service that does not answer, naming its address in errors and showing the wait on
-    the store's running experiments (a3t_controller.patience). `ground_actions`: the policy maps
-    a non-admissible action to the admissible one the model scores highest, on every request.
+    env and policy must have an address; actre and critic without one (absent or empty) are
+    None, and the rounds run without them; without a trainer (`a3t evaluate`) any training fails
+    (`NoTrainer`). Every client waits up to `wait_seconds` for a service that does not answer,
+    naming its address in errors and showing the wait on the store's running experiments
+    (a3t_controller.patience). `ground_actions`: the policy maps a non-admissible action to the
+    admissible one the model scores highest, on every request that does not say otherwise
+    (`PolicyClient.act`'s `ground_actions`).
     """
     addresses = {name: target for name, target in targets.items() if target}
     patience = Patience(
@@ -48,6 +64,12 @@ def build_services(
         policy_adapters=policy.adapters,
         actre=actre,
         actre_adapters=actre.adapters if actre else None,
-        trainer=GrpcTrainer(channel(addresses["trainer"]), patience),
+        trainer=_trainer(addresses, patience),
         critic=critic,
     )
+
+
+def _trainer(addresses: Mapping[str, str], patience: Patience) -> TrainerClient:
+    if "trainer" not in addresses:
+        return NoTrainer()
+    return GrpcTrainer(channel(addresses["trainer"]), patience)

@@ -1,9 +1,14 @@
 """`a3t status|report|export` over a store filled by the round loop (fakes), and their errors."""
 
 import argparse
+import asyncio
 import json
 
+import grpc
+import pytest
+
 from a3t_controller.cli import experiment_config, main
+from a3t_controller.patience import ServiceFailed
 from tests.unit.controller.test_rounds import make
 
 
@@ -56,6 +61,80 @@ def test_an_unreadable_experiment_file_is_a_clear_error(tmp_path, capsys):
         code = main(["--workdir", str(tmp_path), "run", "--experiment", str(path)])
         assert code == 2
         assert f"--experiment {path}: cannot read it" in capsys.readouterr().err
+
+
+def evaluated_store(tmp_path, monkeypatch):
+    """A store whose experiment `t` ran (fakes), and `a3t evaluate` wired to the same fakes
+    instead of starting service processes; returns the fake env."""
+    store, runner, exp, env, *_ = make(tmp_path)
+    asyncio.run(runner.run(exp.experiment_id))
+    store.close()
+
+    async def no_processes(specs, logs, timeout):
+        assert sorted(specs) == ["env", "policy"]  # what a3t evaluate starts, nothing more
+        return {}
+
+    monkeypatch.setattr("a3t_controller.cli._start", no_processes)
+    monkeypatch.setattr("a3t_controller.wiring.build_services", lambda *a, **kw: runner._svc)
+    return env
+
+
+def test_evaluate_records_and_prints_an_evaluation_apart_from_the_rounds(
+    tmp_path, capsys, monkeypatch
+):
+    evaluated_store(tmp_path, monkeypatch)
+    argv = ["--workdir", str(tmp_path), "evaluate", "t", "--round", "0", "--no-ground-actions"]
+    assert main([*argv, "--count", "2"]) == 0
+    out = capsys.readouterr().out
+    # The held-out split, 1 task of each type: round 0's adapter wins T10 (even) only.
+    assert out.startswith(
+        "t: t-round-0 (round 0) on eval, grounding off: 2 tasks, success 50.0%, admissible "
+        "actions 14.3% (look_at_obj_in_light 100.0%, pick_and_place_simple 0.0%)"
+    )
+    assert "phase 'evaluate:eval:2:ungrounded' of round 0" in out
+    # Without --round: the promoted adapter (round 1's).
+    assert main(["--workdir", str(tmp_path), "evaluate", "t"]) == 0
+    assert "t: t-round-1 (round 1) on eval, grounding on: 4 tasks" in capsys.readouterr().out
+    assert main(["--workdir", str(tmp_path), "report", "t"]) == 0
+    report = capsys.readouterr().out
+    assert "| 0 (t-round-0) | eval | off | 2 | 50.0% | 14.3% |" in report
+    # Grounded, round 1's adapter wins its odd tasks too (the fake grounds them to the key).
+    assert "| 1 (t-round-1) | eval | on | 4 | 100.0% | 50.0% |" in report
+
+
+def test_evaluate_argument_errors_name_what_was_wrong(tmp_path, capsys, monkeypatch):
+    def evaluate(*extra):
+        return main(["--workdir", str(tmp_path), "evaluate", *extra])
+
+    assert evaluate("t") == 2
+    assert "no trajectory store at" in capsys.readouterr().err
+    env = evaluated_store(tmp_path, monkeypatch)
+    assert evaluate("nope") == 2
+    assert "a3t evaluate: experiment 'nope' not found" in capsys.readouterr().err
+    assert evaluate("t", "--round", "5") == 2
+    err = capsys.readouterr().err
+    assert "experiment 't' has no adapter of round 5 (rounds with one: 0, 1); --round base" in err
+    assert evaluate("t", "--count", "-1") == 2
+    assert "--count must be >= 0" in capsys.readouterr().err
+    for bad, why in (("zero", "'zero' is not a round"), ("-2", "-2 is not a round: rounds")):
+        with pytest.raises(SystemExit) as exit_:
+            evaluate("t", "--round", bad)
+        assert exit_.value.code == 2
+        assert f"argument --round: {why}" in capsys.readouterr().err
+
+    async def unknown_split(env_name, split):
+        raise ServiceFailed(
+            "env",
+            "127.0.0.1:1",
+            grpc.StatusCode.NOT_FOUND,
+            f"split {split!r} not found; available splits: eval, train",
+        )
+
+    monkeypatch.setattr(env, "list_tasks", unknown_split)
+    assert evaluate("t", "--split", "valid_unseen") == 2
+    err = capsys.readouterr().err
+    assert "a3t evaluate: --split 'valid_unseen': not found in the generated games under" in err
+    assert "available splits: eval, train" in err
 
 
 def run_args(**given) -> argparse.Namespace:

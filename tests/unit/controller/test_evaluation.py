@@ -1,8 +1,10 @@
-"""The model's own actions, measured: the admissible share before grounding, and the
-ungrounded evaluation beside the grounded one (recorded, timed on its own, resumed)."""
+"""The model's own actions, measured: the admissible share before grounding, the ungrounded
+evaluation beside the grounded one (recorded, timed on its own, resumed), and `a3t evaluate`'s
+evaluation of a stored adapter outside the rounds."""
 
 import pytest
 
+from a3t.errors import NotFound
 from a3t.trajectory import Step, StepSource, Task, Trajectory
 from a3t_controller.report import markdown_report
 from a3t_controller.rounds import (
@@ -10,6 +12,7 @@ from a3t_controller.rounds import (
     EVAL,
     EVAL_UNGROUNDED,
     admissible_share,
+    extra_eval_phase,
     grounding,
     success_rates,
 )
@@ -52,9 +55,18 @@ def test_success_rates_overall_and_per_type():
 
 
 def test_a_phase_name_says_how_its_episodes_are_grounded():
+    assert extra_eval_phase("valid_unseen", 24, False) == "evaluate:valid_unseen:24:ungrounded"
+    assert extra_eval_phase("valid_seen", 0, True) == "evaluate:valid_seen:all:grounded"
     assert [
         grounding(p)
-        for p in (EVAL_UNGROUNDED, "x:ungrounded", "x:grounded", EVAL, "attempt", "explore")
+        for p in (
+            EVAL_UNGROUNDED,
+            "evaluate:valid_unseen:24:ungrounded",
+            "evaluate:valid_seen:all:grounded",
+            EVAL,
+            "attempt",
+            "explore",
+        )
     ] == [False, False, True, None, None, None]
 
 
@@ -154,3 +166,56 @@ async def test_a_policy_service_that_grounds_every_caller_records_no_ungrounded_
         assert (ev.ungrounded_success_rate, ev.ungrounded_admissible_share) == (None, None)
     assert store.evaluation(exp.experiment_id, 0).success_rate == 1.0
     assert "the policy service grounds every caller's actions" in caplog.text
+
+
+async def test_evaluate_stored_plays_an_adapter_on_any_split_outside_the_rounds(tmp_path):
+    store, runner, exp, env, policy, *_ = make(tmp_path, rounds=1)
+    policy.grounds = True
+    eid = exp.experiment_id
+    await runner.run(eid)
+    rounds_before = store.rounds(eid)
+    trajectories_before = store.count("trajectories", eid)
+    env.splits["other"] = [t for t in env.splits["train"]]  # T0-T5, 3 of each type
+    row = await runner.evaluate_stored("t", 0, "other", grounded=False, count=4)
+    assert (row.adapter, row.split, row.grounded, row.sample, row.n_tasks) == (
+        "t-round-0",
+        "other",
+        False,
+        4,
+        4,
+    )
+    assert row.phase == "evaluate:other:4:ungrounded"
+    played = store.trajectories(eid, 0, row.phase)
+    assert (
+        sorted(t.task_type for t in played)
+        == ["look_at_obj_in_light"] * 2 + ["pick_and_place_simple"] * 2
+    )
+    # Ungrounded, the adapter wins its even tasks in 1 step and fails the odd in 6.
+    evens = sum(int(t.task_id.split("-T")[1].split("/")[0]) % 2 == 0 for t in played)
+    assert row.success_rate == evens / 4
+    assert row.admissible_share == evens / (evens + 6 * (4 - evens))
+    assert row.by_type == success_rates(played)[1]
+    assert row.cpu_s is None and row.wall_s >= 0
+    base = await runner.evaluate_stored(eid, BASE_ROUND, "eval", grounded=True)
+    assert (base.adapter, base.n_tasks, base.success_rate, base.admissible_share) == (
+        "base",
+        4,
+        0.0,
+        0.0,
+    )
+    assert base.phase == "evaluate:eval:all:grounded"
+    assert store.extra_evaluations(eid) == [row, base]
+    # The rounds are as they were; the new episodes only under their own phases.
+    assert store.rounds(eid) == rounds_before
+    assert store.count("trajectories", eid) == trajectories_before + 4 + 4
+    # Evaluating the same again plays nothing new and records the same.
+    again = await runner.evaluate_stored("t", 0, "other", grounded=False, count=4)
+    assert store.count("trajectories", eid) == trajectories_before + 8
+    assert (again.success_rate, again.admissible_share) == (row.success_rate, row.admissible_share)
+    assert len(store.extra_evaluations(eid)) == 2
+    report = markdown_report(store, eid)
+    assert "## Evaluations of stored adapters (`a3t evaluate`)" in report
+    assert "| 0 (t-round-0) | other | off | 4 |" in report
+    assert "| base | eval | on | 4 | 0.0% | 0.0% |" in report
+    with pytest.raises(NotFound, match="no adapter version 3"):
+        await runner.evaluate_stored(eid, 2, "eval", grounded=True)

@@ -72,6 +72,7 @@ def test_a_store_from_before_admissible_shares_opens_and_reads_its_evaluations(t
     assert store.evaluation("e", 0) == EvaluationRow(
         "e", 0, "x", 8, 0.5, {}, 0.5, admissible_share=0.75, ungrounded_success_rate=0.125
     )
+    assert store.extra_evaluations("e") == []
 
 
 def test_round_stats_read_the_stored_json_and_write_it_back_key_for_key():

@@ -9,14 +9,15 @@ import asyncio
 import pytest
 from grpc import aio
 
-from a3t.errors import Unavailable
+from a3t.errors import FailedPrecondition, Unavailable
 from a3t.policy.v1 import policy_pb2, policy_pb2_grpc
 from a3t.procs import free_port
 from a3t.trajectory import Task
 from a3t_controller.clients import GrpcActRe, GrpcCritic, GrpcEnv, GrpcPolicy, GrpcTrainer
 from a3t_controller.config import ExperimentConfig
+from a3t_controller.ports import TrainRequest
 from a3t_controller.store import Store
-from a3t_controller.wiring import build_services
+from a3t_controller.wiring import NoTrainer, build_services
 
 REQUIRED = {"env": "127.0.0.1:1", "policy": "127.0.0.1:2", "trainer": "127.0.0.1:3"}
 
@@ -85,6 +86,19 @@ async def test_the_policy_is_asked_to_ground_actions_as_the_caller_says(store):
     finally:
         await server.stop(0)
     assert recorder.grounded == [True, False, False, True]
+
+
+async def test_without_a_trainer_address_training_fails_naming_why(store):
+    services = build_services(
+        {"env": "127.0.0.1:1", "policy": "127.0.0.1:2"}, store, 1.0, ground_actions=True
+    )
+    assert isinstance(services.trainer, NoTrainer)
+    request = TrainRequest(
+        *("r1", "smollm2", "d.jsonl", "out", "a", 1, 0, 1, "", 1e-4, 4, 8, ("q_proj",)),
+        *(False, False, 0),
+    )
+    with pytest.raises(FailedPrecondition, match="r1: no trainer service was started"):
+        await services.trainer.train(request, lambda *_: None)
 
 
 async def test_a_silent_service_is_shown_on_running_experiments_and_named_by_address(store):
