@@ -2,6 +2,8 @@
 evaluation beside the grounded one (recorded, timed on its own, resumed), and `a3t evaluate`'s
 evaluation of a stored adapter outside the rounds."""
 
+from dataclasses import replace
+
 import pytest
 
 from a3t.errors import NotFound
@@ -219,3 +221,21 @@ async def test_evaluate_stored_plays_an_adapter_on_any_split_outside_the_rounds(
     assert "| base | eval | on | 4 | 0.0% | 0.0% |" in report
     with pytest.raises(NotFound, match="no adapter version 3"):
         await runner.evaluate_stored(eid, 2, "eval", grounded=True)
+
+
+async def test_a_fork_copies_the_base_models_ungrounded_evaluation_too(tmp_path):
+    store, runner, source, env, *_ = make(
+        tmp_path, rounds=1, selector="oracle", evaluate_ungrounded=True
+    )
+    await runner.run(source.experiment_id)
+    config = {**store.experiment(source.experiment_id).config, "name": "f"}
+    fork = store.create_experiment("f", "req-f", config)
+    copied = store.fork_explored(source.experiment_id, fork.experiment_id)
+    assert copied == 4 + 4 + 6 + 36  # base eval grounded and ungrounded, attempts, explorations
+    creates = env.creates
+    await runner.run(fork.experiment_id)
+    assert env.creates - creates == 4 + 4  # only round 0's two evaluations ran
+    assert store.evaluation(fork.experiment_id, BASE_ROUND) == replace(
+        store.evaluation(source.experiment_id, BASE_ROUND), experiment_id=fork.experiment_id
+    )
+    assert len(store.trajectories(fork.experiment_id, BASE_ROUND, EVAL_UNGROUNDED)) == 4
