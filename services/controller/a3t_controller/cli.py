@@ -119,7 +119,25 @@ def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
     given.update(_parse_set(args.set))
     env = given.get("env", "alfworld")
     profile = LOCAL_ENV_DEFAULTS.get(env, {}) if isinstance(env, str) else {}
-    return ExperimentConfig.from_dict({**LOCAL_DEFAULTS, **profile, **given})
+    config = ExperimentConfig.from_dict({**LOCAL_DEFAULTS, **profile, **given})
+    held_out = level_held_out_splits(args, config)
+    if held_out:  # a curriculum is evaluated on every level's held-out games, every round
+        extra = [s for s in held_out.values() if s != config.eval_split]
+        extra += [s for s in config.extra_eval_splits if s not in extra]
+        config = ExperimentConfig.from_dict({**config.to_dict(), "extra_eval_splits": extra})
+    return config
+
+
+def level_held_out_splits(args: argparse.Namespace, config: ExperimentConfig) -> dict[int, str]:
+    """Each curriculum level's generated held-out split, named as the eval split of `a3t run
+    --level L` is (seed + 1000); {} without a curriculum or with --data-root."""
+    if args.data_root or not config.curriculum_levels:
+        return {}
+    _, eval_count = generated_counts(args)
+    return {
+        level: f"gen_l{level}_s{args.seed + 1000}_n{eval_count}"
+        for level in config.curriculum_levels
+    }
 
 
 def _artifacts(workdir: Path) -> list[str]:
@@ -227,6 +245,11 @@ async def run_local(args: argparse.Namespace) -> int:
             ):
                 n = await services.tasks.generate(config.env, split, args.level, seed, count)
                 print(f"games: split {split} has {n} generated level-{args.level} games")
+            for level, split in level_held_out_splits(args, config).items():
+                n = await services.tasks.generate(
+                    config.env, split, level, args.seed + 1000, eval_count
+                )
+                print(f"games: held-out split {split} has {n} generated level-{level} games")
         exp = store.create_experiment(config.name, f"local-{config.name}", config.to_dict())
         if args.fork_from and exp.state == "pending" and store.round(exp.experiment_id, 0) is None:
             fork(store, args.fork_from, config, exp.experiment_id)

@@ -205,6 +205,13 @@ class ExperimentConfig:
     # service whose own settings ground every caller cannot be asked not to: then no ungrounded
     # success is recorded (a warning says why) rather than grounded numbers in its place.
     evaluate_ungrounded: bool = False
+    # More held-out splits evaluated after each evaluation (the base model's too), grounded,
+    # each recorded as an extra evaluation of the round (`a3t report` lists them): e.g. real
+    # ALFWorld valid_unseen beside generated training games (`a3t run --eval-data-root`), or
+    # each curriculum level's held-out games (`a3t run` adds those). Never trained on.
+    extra_eval_splits: tuple[str, ...] = ()
+    # Tasks per extra split: a seeded sample stratified by task type; 0 = every task.
+    max_extra_eval_tasks: int = 0
     seed: int = 0
 
     def explore_probability_at(self, round_: int) -> float:
@@ -307,6 +314,18 @@ class ExperimentConfig:
             if getattr(self, name) < 0:
                 found.append(f"{name} must be >= 0, got {getattr(self, name)}")
         found.extend(self._curriculum_problems())
+        if self.max_extra_eval_tasks < 0:
+            found.append(f"max_extra_eval_tasks must be >= 0, got {self.max_extra_eval_tasks}")
+        levels = self.curriculum_levels
+        trained = {self.curriculum_split(lv) for lv in levels} if levels else {self.train_split}
+        for split in self.extra_eval_splits:
+            if not split:
+                found.append("extra_eval_splits must name splits; got an empty name")
+            elif split in trained:
+                found.append(
+                    f"extra_eval_splits names {quote(split)}, a training split: held-out tasks "
+                    "must never be trained on"
+                )
         return found
 
     def _curriculum_problems(self) -> list[str]:

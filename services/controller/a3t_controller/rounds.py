@@ -670,6 +670,8 @@ class RoundRunner:
         )
         if config.evaluate_ungrounded:
             stats = await self._evaluate_ungrounded(exp, config, round_, name, tasks, stats)
+        if config.extra_eval_splits:
+            stats = await self._evaluate_extra(exp, config, round_, stats)
         self._store.record_evaluation(
             exp,
             round_,
@@ -685,6 +687,32 @@ class RoundRunner:
         metrics.EVAL_SUCCESS.labels(round=str(round_)).set(rate)
         log.info("experiment %s round %d eval: %.1f%% (%s)", exp, round_, 100 * rate, name)
         return stats
+
+    async def _evaluate_extra(
+        self, exp: str, config: ExperimentConfig, round_: int, stats: RoundStats
+    ) -> RoundStats:
+        """Each of extra_eval_splits played by the same policy, grounded, recorded as an extra
+        evaluation of the round (`evaluate_stored`: resumable, each split under its own phase);
+        timed apart from the evaluation, under "eval_extra" (`_advance`)."""
+        started = self._clock()
+        for split in config.extra_eval_splits:
+            extra = await self.evaluate_stored(
+                exp, round_, split, grounded=True, count=config.max_extra_eval_tasks
+            )
+            log.info(
+                "experiment %s round %d eval on %s: %.1f%% of %d",
+                exp,
+                round_,
+                split,
+                100 * extra.success_rate,
+                extra.n_tasks,
+            )
+        wall, cpu = self._since(started)
+        return replace(
+            stats,
+            wall_s={**stats.wall_s, "eval_extra": wall},
+            cpu_s={**stats.cpu_s, **({} if cpu is None else {"eval_extra": cpu})},
+        )
 
     async def _evaluate_ungrounded(
         self,

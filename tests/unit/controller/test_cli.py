@@ -162,3 +162,12 @@ def test_task_counts_size_generated_splits_and_sample_real_ones():
     # --set has the last word, as for every field.
     config = experiment_config(run_args(data_root="d", eval_count=24, set=["max_eval_tasks=5"]))
     assert config.max_eval_tasks == 5
+
+
+def test_a_curriculum_run_evaluates_every_levels_held_out_games():
+    config = experiment_config(
+        run_args(level=1, set=["curriculum_levels=[1, 5, 2]", "extra_eval_splits=[valid_unseen]"])
+    )
+    assert config.eval_split == "gen_l1_s1000_n8"
+    assert config.extra_eval_splits == ("gen_l5_s1000_n8", "gen_l2_s1000_n8", "valid_unseen")
+    assert experiment_config(run_args()).extra_eval_splits == ()

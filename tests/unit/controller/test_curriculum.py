@@ -124,3 +124,44 @@ def test_bad_curriculum_config_names_the_field(fields, message):
         ExperimentConfig.from_dict(fields)
     assert len(err.value.problems) == 1
     assert err.value.problems[0].startswith(message)
+
+
+async def test_extra_splits_are_evaluated_every_round_and_never_trained_on(tmp_path):
+    store, runner, exp, env, *_ = make(
+        tmp_path,
+        rounds=2,
+        curriculum_levels=(1, 2),
+        extra_eval_splits=("gen_l2_s1000_n4", "unseen"),
+        max_extra_eval_tasks=3,
+        **{k: v for k, v in CURRICULUM.items() if k != "rounds"},
+    )
+    env.splits["gen_l2_s1000_n4"] = tasks("gen_l2_s1000_n4", 4, start=60)
+    env.splits["unseen"] = tasks("unseen", 6, start=70)
+    eid = exp.experiment_id
+    await runner.run(eid)
+    assert store.experiment(eid).state == "succeeded"
+    rows = {(r.round, r.split): r for r in store.extra_evaluations(eid)}
+    assert sorted(rows) == [
+        (r, s) for r in (-1, 0, 1) for s in ("gen_l2_s1000_n4", "unseen")
+    ]
+    assert [rows[r, "unseen"].n_tasks for r in (-1, 0, 1)] == [3, 3, 3]  # the sample
+    assert [rows[r, "gen_l2_s1000_n4"].n_tasks for r in (-1, 0, 1)] == [3, 3, 3]
+    # The fake policy wins even-numbered tasks once it has an adapter: never before.
+    assert rows[-1, "unseen"].success_rate == 0.0 and rows[-1, "unseen"].adapter == "base"
+    assert rows[1, "unseen"].adapter == store.adapter(eid, 2).name
+    assert all(r.grounded for r in rows.values())
+    pooled = {i.trajectory.task.split for i in store.pool(eid)}
+    assert not pooled & {"gen_l2_s1000_n4", "unseen"}
+    # Timed apart from the evaluation proper.
+    assert "eval_extra" in store.round(eid, 0).stats.wall_s
+
+
+def test_an_extra_eval_split_that_is_trained_on_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"extra_eval_splits names 'train', a training split"):
+        ExperimentConfig.from_dict({"train_split": "train", "extra_eval_splits": ["train"]})
+    with pytest.raises(ConfigError, match=r"'gen_l2_s0_n16', a training split"):
+        ExperimentConfig.from_dict(
+            {"curriculum_levels": [1, 2], "extra_eval_splits": ["gen_l2_s0_n16"]}
+        )
+    with pytest.raises(ConfigError, match=r"max_extra_eval_tasks must be >= 0, got -1"):
+        ExperimentConfig.from_dict({"max_extra_eval_tasks": -1})

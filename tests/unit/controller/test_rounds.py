@@ -246,7 +246,7 @@ async def test_critic_selectors_explore_all_k_attempts(tmp_path):
 
 async def test_an_env_step_budget_bounds_exploration_and_spreads_it_over_the_tasks(tmp_path):
     # No task can win (the key action is never sampled): without the budget, 6 x 6 episodes.
-    store, runner, exp, env, *_ = make(
+    store, runner, exp, *_ = make(
         tmp_path, rounds=1, explore_step_budget=100, explore_skip_verbs=("open",)
     )
     with pytest.raises(FailedPrecondition, match="training pool is empty"):
