@@ -18,7 +18,7 @@ export OMP_NUM_THREADS ?= 1
 export ALFWORLD_DATA ?= $(CURDIR)/var/alfworld
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-system test-all lint fmt proto images deploy-local llama-server bench-env bench-gen bench-engine bench-trainer bench-load bench-learning clean
+.PHONY: help install run test test-slow test-system test-all lint fmt proto images deploy-local llama-server bench-env bench-gen bench-engine bench-trainer bench-load bench-learning bench-curriculum clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ bench-load: $(STAMP) ## 64 concurrent episodes for 60 s against the env and the 
 
 bench-learning: $(STAMP) ## the learning check: success per round, make-run profile vs no-ActRe vs random
 	$(PY) bench/learning_check.py --write
+
+bench-curriculum: $(STAMP) ## the curriculum climbing levels 1, 5, 2; every level held out and real valid_unseen per round
+	$(PY) bench/curriculum_check.py --write
 
 bench-gen: $(STAMP) ## random-walk solve rate per generated level, generated vs real steps/s
 	$(PY) bench/gen_random_walk.py --write-docs

@@ -187,6 +187,7 @@ def read_store(workdir: Path, name: str) -> dict:
                 (eid,),
             )
         }
+    own = fill_own_actions(db, eid, own)
     rounds = [
         {"round": r, "stats": json.loads(stats), "seconds": None if end is None else end - start}
         for r, stats, start, end in db.execute(
@@ -203,6 +204,50 @@ def read_store(workdir: Path, name: str) -> dict:
         "state": state,
         "error": error,
     }
+
+
+def fill_own_actions(db: sqlite3.Connection, eid: str, own: dict) -> dict:
+    """The model's own actions for evaluations recorded before `a3t run` measured them: the
+    admissible share from the stored eval steps (the policy's steps, a grounded one counting
+    as not admissible, as the controller counts), and the ungrounded success from an `a3t
+    evaluate NAME --round R --no-ground-actions` of the eval split run afterwards, if any."""
+    shares = {
+        str(r): (ok / n if n else None)
+        for r, ok, n in db.execute(
+            "SELECT t.round, SUM(s.source = 'policy' AND s.admissible = 1), "
+            "SUM(s.source IN ('policy', 'grounded')) FROM trajectories t JOIN steps s "
+            "USING (trajectory_id) WHERE t.experiment_id = ? AND t.phase = 'eval' "
+            "GROUP BY t.round",
+            (eid,),
+        )
+    }
+    later = {}
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "extra_evaluations" in tables:
+        split = db.execute(
+            "SELECT json_extract(config_json, '$.eval_split') FROM experiments "
+            "WHERE experiment_id = ?",
+            (eid,),
+        ).fetchone()[0]
+        later = {
+            str(r): (rate, share)
+            for r, rate, share in db.execute(
+                "SELECT round, success_rate, admissible_share FROM extra_evaluations WHERE "
+                "experiment_id = ? AND phase = ?",
+                (eid, f"evaluate:{split}:all:ungrounded"),
+            )
+        }
+    evaluated = db.execute("SELECT round, n_tasks FROM evaluations WHERE experiment_id = ?", (eid,))
+    for round_, n in evaluated.fetchall():
+        r = str(round_)
+        row = own.setdefault(
+            r, {"admissible": None, "ungrounded": None, "ungrounded_admissible": None, "n": n}
+        )
+        if row["admissible"] is None:
+            row["admissible"] = shares.get(r)
+        if row["ungrounded"] is None and r in later:
+            row["ungrounded"], row["ungrounded_admissible"] = later[r]
+    return own
 
 
 def random_agent(
