@@ -261,6 +261,7 @@ class RoundRunner:
         attempts: int = 1,
         wins_needed: int = 0,
         step_budget: int = 0,
+        ground_actions: bool | None = None,
     ) -> RoundStats:
         """Plays up to `attempts` episodes of each task and stores each the moment it ends,
         skipping those already stored and the tasks whose group was dropped. A task's attempts
@@ -268,7 +269,8 @@ class RoundRunner:
         at most `config.concurrency` episodes at once; the semaphore is first come, first
         served, so attempts go round-robin over the tasks still playing. With a `step_budget`,
         no episode starts that could take the phase's env steps (those stored, and max_steps
-        for each episode in play) past it. A rollout that fails after its retries (`_play`)
+        for each episode in play) past it. `ground_actions`: asked of the policy on every step
+        (None: the policy client's setting). A rollout that fails after its retries (`_play`)
         drops its task's group for the phase: a partial group is biased. Returns the phase's
         rollout stats (`_drop_groups`)."""
         stored = {
@@ -303,7 +305,9 @@ class RoundRunner:
                 if (task.task_id, attempt) in stored:
                     wins += stored[task.task_id, attempt]
                     continue
-                spec = self._spec(exp, config, round_, phase, task, attempt, adapter, p)
+                spec = self._spec(
+                    exp, config, round_, phase, task, attempt, adapter, p, ground_actions
+                )
                 async with sem:
                     if step_budget and spent + in_play + spec.max_steps > step_budget:
                         return  # the budget is spent: no task starts another attempt
@@ -391,6 +395,7 @@ class RoundRunner:
         attempt: int,
         adapter: str,
         p: float,
+        ground_actions: bool | None = None,
     ) -> EpisodeSpec:
         return EpisodeSpec(
             episode_id=f"{exp}:{round_}:{phase}:{task.task_id}:{attempt}",
@@ -405,8 +410,8 @@ class RoundRunner:
             seed=config.seed,
             explore_skip_verbs=config.explore_skip_verbs,
             explore_only_prefixes=config.explore_only_prefixes,
-            ground_actions=grounding(phase),
             rationale=config.rationale,
+            ground_actions=ground_actions,
         )
 
     async def _attempt(
@@ -729,7 +734,9 @@ class RoundRunner:
         service whose own settings ground every caller (a3t_policy.config: a request can turn
         grounding on, not off) would otherwise pass grounded numbers for ungrounded ones."""
         started = self._clock()
-        rollouts = await self._episodes(exp, config, round_, EVAL_UNGROUNDED, tasks, adapter)
+        rollouts = await self._episodes(
+            exp, config, round_, EVAL_UNGROUNDED, tasks, adapter, ground_actions=False
+        )
         played = self._store.trajectories(exp, round_, EVAL_UNGROUNDED)
         wall, cpu = self._since(started)
         stats = replace(
@@ -783,7 +790,7 @@ class RoundRunner:
         tasks = await self._tasks(config.env, split, count, config.seed)
         phase = extra_eval_phase(split, count, grounded)
         started = self._clock()
-        await self._episodes(exp, config, round_, phase, tasks, adapter)
+        await self._episodes(exp, config, round_, phase, tasks, adapter, ground_actions=grounded)
         played = self._store.trajectories(exp, round_, phase)
         if not grounded and grounded_steps(played):
             raise FailedPrecondition(
@@ -855,18 +862,6 @@ def check_held_out(train: list[Task], evaluation: list[Task]) -> None:
             f"{len(overlap)} evaluation tasks are also training tasks (e.g. {overlap[0]!r}); "
             "held-out tasks must never be trained on: use disjoint splits"
         )
-
-
-def grounding(phase: str) -> bool | None:
-    """Whether the episodes of `phase` ask the policy to ground its actions: an ungrounded
-    evaluation's phase says so (EVAL_UNGROUNDED, `extra_eval_phase`'s ":ungrounded"), and so
-    does `a3t evaluate`'s grounded one (":grounded"); every other phase leaves it to the policy
-    client's setting (None). The stored phase name thus tells how an episode was played."""
-    if phase == EVAL_UNGROUNDED or phase.endswith(":ungrounded"):
-        return False
-    if phase.endswith(":grounded"):
-        return True
-    return None
 
 
 def extra_eval_phase(split: str, count: int, grounded: bool) -> str:

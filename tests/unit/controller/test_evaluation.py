@@ -15,7 +15,6 @@ from a3t_controller.rounds import (
     EVAL_UNGROUNDED,
     admissible_share,
     extra_eval_phase,
-    grounding,
     success_rates,
 )
 from a3t_controller.store import StoredTrajectory
@@ -59,17 +58,6 @@ def test_success_rates_overall_and_per_type():
 def test_a_phase_name_says_how_its_episodes_are_grounded():
     assert extra_eval_phase("valid_unseen", 24, False) == "evaluate:valid_unseen:24:ungrounded"
     assert extra_eval_phase("valid_seen", 0, True) == "evaluate:valid_seen:all:grounded"
-    assert [
-        grounding(p)
-        for p in (
-            EVAL_UNGROUNDED,
-            "evaluate:valid_unseen:24:ungrounded",
-            "evaluate:valid_seen:all:grounded",
-            EVAL,
-            "attempt",
-            "explore",
-        )
-    ] == [False, False, True, None, None, None]
 
 
 # --- the rounds over fakes (tests/unit/controller/fakes.py). Grounded, the base model's invalid
