@@ -87,9 +87,15 @@ PROFILES = {
         eval_count=16,
         level=5,
     ),
+    # Exploring by temperature sampling generates every step with the policy (about 1 CPU s a
+    # step here): the make-run budget of 2400 env steps would take some 40 CPU minutes a round,
+    # so this baseline gets 600 (about a quarter: 60 ten-step episodes).
     "level5_no_actre": Profile(
-        "level 5, no ActRe (exploration by temperature sampling)",
-        ("--level", "5", "--set", "use_actre=false", "--set", "evaluate_ungrounded=true"),
+        "level 5, no ActRe (exploration by temperature sampling), 600 env steps a round",
+        (
+            *("--level", "5", "--set", "use_actre=false", "--set", "evaluate_ungrounded=true"),
+            *("--set", "explore_step_budget=600"),
+        ),
         eval_count=16,
         level=5,
     ),
