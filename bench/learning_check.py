@@ -100,16 +100,15 @@ PROFILES = {
         level=5,
     ),
     # The rationale ablation on level 5 (issue 15): ActRe's rationales (`level5`) against a fixed
-    # template and self-ActRe, each a full run. To measure them on level5's own explored data
-    # instead (what the paper's claim is about, and cheaper: no round-0 attempt or exploration),
-    # copy its work directory first and fork its round 0, which works because `rationale` and
-    # `self_actre` are not explore fields (the fork is refused if level5 explored with another
-    # profile, e.g. a run made before the make-run profile last changed):
+    # template, on level5's own round-0 explored data (what the paper's claim is about, and
+    # cheaper: no round-0 attempt or exploration). Copy level5's work directory first:
     #   cp -r var/bench/learning/level5 var/bench/learning/level5_template
-    #   and add ("--fork-from", "level5") to the profile's args.
+    # The fork works because `rationale` is not an explore field; it is refused if level5
+    # explored with another profile (a run made before the make-run profile last changed).
     "level5_template": Profile(
-        'level 5, template rationales ("The next action is <action>.", no ActRe)',
-        ("--level", "5", "--set", "rationale=template"),
+        'level 5, template rationales ("The next action is <action>.", no ActRe), forked '
+        "from level5's round-0 explored data",
+        ("--level", "5", "--set", "rationale=template", "--fork-from", "level5"),
         eval_count=16,
         level=5,
     ),
