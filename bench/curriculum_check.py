@@ -29,19 +29,20 @@ from learning_check import ROOT, measured_run, pct, phase_cpu, random_agent
 SECTION = "## Curriculum check: level per round, every level held out, real valid_unseen"
 DATA = ROOT.parent / "shared" / "data" / "alfworld"
 LEVELS = (1, 5, 2)
-EVAL_COUNT = 8  # generated held-out games per level
-MAX_STEPS = 10
+MAX_STEPS = 10  # the make-run profile's
 
 
-def run(workdir: Path, rounds: int, unseen: int) -> dict:
+def run(workdir: Path, args: argparse.Namespace) -> dict:
     cmd = [
         str(ROOT / ".venv/bin/a3t"),
-        *("--workdir", str(workdir), "run", "--name", "curriculum", "--rounds", str(rounds)),
-        *("--level", str(LEVELS[0]), "--eval-count", str(EVAL_COUNT)),
+        *("--workdir", str(workdir), "run", "--name", "curriculum", "--rounds", str(args.rounds)),
+        *("--level", str(LEVELS[0]), "--eval-count", str(args.eval_count)),
         *("--eval-data-root", str(DATA)),
         *("--set", f"curriculum_levels={list(LEVELS)}"),
+        *("--set", f"curriculum_threshold={args.threshold}"),
+        *("--set", f"curriculum_train_count={args.train_count}"),
         *("--set", "extra_eval_splits=[valid_unseen]"),
-        *("--set", f"max_extra_eval_tasks={unseen}"),
+        *("--set", f"max_extra_eval_tasks={args.unseen_count}"),
     ]
     result = measured_run(cmd)
     (workdir / "result.json").write_text(json.dumps(result, indent=1))
@@ -83,7 +84,8 @@ def read(workdir: Path) -> tuple[dict, list[dict], dict[tuple[int, str], tuple[f
 def section(workdir: Path, result: dict, episodes: int) -> str:
     exp, rounds, evals = read(workdir)
     config = exp["config"]
-    held_out = {lv: f"gen_l{lv}_s1000_n{EVAL_COUNT}" for lv in LEVELS}
+    eval_count = int(config["eval_split"].rsplit("_n", 1)[1])  # a3t run's gen_l1_s1000_n<N>
+    held_out = {lv: f"gen_l{lv}_s1000_n{eval_count}" for lv in LEVELS}
     unseen = config["max_extra_eval_tasks"]
     envs = workdir / "envs" / "alfworld"
     randoms = [
@@ -97,7 +99,7 @@ def section(workdir: Path, result: dict, episodes: int) -> str:
         "level trained",
         "attempt solved",
         "explore solved",
-        *(f"held-out level {lv} ({EVAL_COUNT})" for lv in LEVELS),
+        *(f"held-out level {lv} ({eval_count})" for lv in LEVELS),
         f"valid_unseen ({unseen})",
         "CPU min",
     ]
@@ -107,7 +109,8 @@ def section(workdir: Path, result: dict, episodes: int) -> str:
         f"Command: `.venv/bin/python bench/curriculum_check.py --write` ({date.today()}, "
         f"{platform.machine()} {os.cpu_count()}-core CPU, SmolLM2-135M-Instruct float32, every "
         f"service a real process, `make run` profile, curriculum_levels {list(LEVELS)} with "
-        f"threshold {config['curriculum_threshold']}, {MAX_STEPS} steps per episode). Every "
+        f"threshold {config['curriculum_threshold']} and {config['curriculum_train_count']} "
+        f"training games per level, {MAX_STEPS} steps per episode). Every "
         "evaluation is one greedy, grounded attempt per game; valid_unseen is a seeded sample "
         "stratified by task type of the real ALFWorld split (`../shared/data/alfworld`).",
         "",
@@ -177,6 +180,9 @@ def random_unseen(count: int, seed: int, episodes: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--train-count", type=int, default=16, help="training games per level")
+    parser.add_argument("--eval-count", type=int, default=8, help="held-out games per level")
+    parser.add_argument("--threshold", type=float, default=0.5, help="curriculum_threshold")
     parser.add_argument("--unseen-count", type=int, default=24)
     parser.add_argument("--random-episodes", type=int, default=3)
     parser.add_argument("--write", action="store_true")
@@ -186,7 +192,7 @@ def main() -> None:
     if args.report_only:
         result = json.loads((workdir / "result.json").read_text())
     else:
-        result = run(workdir, args.rounds, args.unseen_count)
+        result = run(workdir, args)
     body = section(workdir, result, args.random_episodes)
     print(body)
     if args.write:
