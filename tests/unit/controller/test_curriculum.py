@@ -141,9 +141,7 @@ async def test_extra_splits_are_evaluated_every_round_and_never_trained_on(tmp_p
     await runner.run(eid)
     assert store.experiment(eid).state == "succeeded"
     rows = {(r.round, r.split): r for r in store.extra_evaluations(eid)}
-    assert sorted(rows) == [
-        (r, s) for r in (-1, 0, 1) for s in ("gen_l2_s1000_n4", "unseen")
-    ]
+    assert sorted(rows) == [(r, s) for r in (-1, 0, 1) for s in ("gen_l2_s1000_n4", "unseen")]
     assert [rows[r, "unseen"].n_tasks for r in (-1, 0, 1)] == [3, 3, 3]  # the sample
     assert [rows[r, "gen_l2_s1000_n4"].n_tasks for r in (-1, 0, 1)] == [3, 3, 3]
     # The fake policy wins even-numbered tasks once it has an adapter: never before.
