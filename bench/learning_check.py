@@ -201,6 +201,8 @@ def read_store(workdir: Path, name: str) -> dict:
             (eid,),
         )
     ]
+    if any("rationales_checked" not in r["stats"] for r in rounds):
+        fill_rationales(workdir / "a3t.sqlite", eid, rounds)
     return {
         "evals": evals,
         "scores": scores,
@@ -209,6 +211,32 @@ def read_store(workdir: Path, name: str) -> dict:
         "state": state,
         "error": error,
     }
+
+
+def fill_rationales(db_path: Path, eid: str, rounds: list[dict]) -> None:
+    """The rationale figure for rounds selected before `a3t run` recorded it: the env's check
+    over the kept trajectories' synthesised steps, as RoundRunner._check_rationales counts."""
+    from a3t.envs import env_spec
+    from a3t_controller.select import kept_by_all
+    from a3t_controller.store import Store
+
+    store = Store(db_path)
+    check = env_spec(store.experiment(eid).config.get("env", "alfworld")).rationale_check
+    for row in rounds:
+        if check is None or "rationales_checked" in row["stats"]:
+            continue
+        decisions = store.selections(eid, row["round"])
+        kept = set(kept_by_all((d.trajectory_id, d.kept) for d in decisions))
+        checked = grounded = 0
+        for cand in store.trajectories(eid, row["round"], "explore"):
+            if cand.trajectory_id in kept:
+                steps = cand.trajectory.steps
+                for i, step in enumerate(steps):
+                    if step.source.synthesised:
+                        checked += 1
+                        grounded += not check(cand.trajectory.initial_observation, steps[:i], step)
+        row["stats"] |= {"rationales_checked": checked, "rationales_grounded": grounded}
+    store.close()
 
 
 def fill_own_actions(db: sqlite3.Connection, eid: str, own: dict) -> dict:
