@@ -63,7 +63,8 @@ def test_every_round_is_evaluated_on_every_level_and_on_the_read_only_split(
         for split, n in (("gen_l5_s1000_n1", 1), ("valid_unseen", 2))
     ]
     assert sorted(n for _, n in unseen_types) == [1, 1]
-    assert pooled in ([], [("gen_l1_s0_n2",)])  # only level 1's training games, if any
+    # Only the curriculum's level-1 training games (curriculum_train_count 16, seed 0).
+    assert pooled in ([], [("gen_l1_s0_n16",)])
     # The read-only root was never written to.
     assert sorted(p.relative_to(real) for p in real.rglob("*")) == before
     assert "valid_unseen" in done.stdout  # the report lists the extra evaluations
