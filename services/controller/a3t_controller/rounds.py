@@ -273,9 +273,8 @@ class RoundRunner:
         (None: the policy client's setting). A rollout that fails after its retries (`_play`)
         drops its task's group for the phase: a partial group is biased. Returns the phase's
         rollout stats (`_drop_groups`)."""
-        stored = {
-            (t.task_id, t.attempt): t.won for t in self._store.trajectories(exp, round_, phase)
-        }
+        played = self._store.trajectories(exp, round_, phase)
+        stored = {(t.task_id, t.attempt): t.won for t in played}
         gone = self._store.dropped_groups(exp, round_, phase)
         total = len(tasks) * attempts
         done = sum(
@@ -285,7 +284,7 @@ class RoundRunner:
             for a in range(attempts)
         )
         # Env steps of the phase's stored episodes and of those in play (counted at max_steps).
-        spent = sum(len(t.trajectory.steps) for t in self._store.trajectories(exp, round_, phase))
+        spent = sum(len(t.trajectory.steps) for t in played)
         in_play = 0
         won = 0
         dropped: dict[str, str] = {}  # this run's drops, recorded when the phase ends
