@@ -106,7 +106,10 @@ def section(workdir: Path, result: dict, episodes: int) -> str:
     lines = [
         SECTION,
         "",
-        f"Command: `.venv/bin/python bench/curriculum_check.py --write` ({date.today()}, "
+        "Command: `.venv/bin/python bench/curriculum_check.py "
+        f"--rounds {config['rounds']} --train-count {config['curriculum_train_count']} "
+        f"--eval-count {eval_count} --threshold {config['curriculum_threshold']} "
+        f"--unseen-count {unseen} --write` ({date.today()}, "
         f"{platform.machine()} {os.cpu_count()}-core CPU, SmolLM2-135M-Instruct float32, every "
         f"service a real process, `make run` profile, curriculum_levels {list(LEVELS)} with "
         f"threshold {config['curriculum_threshold']} and {config['curriculum_train_count']} "

@@ -316,11 +316,10 @@ def phase_cpu(stats: dict) -> str:
     if not cpu:
         return "-"
     parts = " / ".join(f"{cpu.get(p, 0):.1f}" for p in ("attempt", "explore", "select", "train"))
-    # The ungrounded evaluation (evaluate_ungrounded) is timed apart; shown as "+ N" after the
-    # grounded evaluation's.
-    evaluate = f"{cpu.get('evaluate', 0):.1f}"
-    if "eval_ungrounded" in cpu:
-        evaluate += f" + {cpu['eval_ungrounded']:.1f}"
+    # Parts of the evaluation timed apart (the ungrounded one, the extra splits': `eval_*`,
+    # a3t_controller.rounds) are shown as "+ N" after the grounded evaluation's, in that order.
+    extra = [cpu[k] for k in ("eval_ungrounded", "eval_extra") if k in cpu]
+    evaluate = " + ".join(f"{v:.1f}" for v in [cpu.get("evaluate", 0), *extra])
     return f"{sum(cpu.values()):.1f} ({parts} / {evaluate})"
 
 
@@ -422,7 +421,8 @@ def env_section(names: list[str], base: Path, args: argparse.Namespace) -> str:
                 cell += f", score {res['scores'][str(r)]:.1f}"
             cells.append(cell)
         if res["state"] != "succeeded":
-            failures.append(f"- {name}: experiment {res['state']}: {res['error']}")
+            why = f": {res['error']}" if res["error"] else " (stopped before it finished)"
+            failures.append(f"- {name}: experiment {res['state']}{why}")
         random_cell = f"{100 * rand:.0f}%" + (f", score {100 * rand_score:.1f}" if scored else "")
         lines.append(
             f"| {name}: {profile.what} | {profile.rounds} | "
