@@ -344,8 +344,16 @@ async def test_oracle_and_random_select_without_a_critic(tmp_path, selector):
 
 
 async def test_report_shows_the_critics_agreement_where_it_scored(tmp_path):
+    # 2-step episodes: a sampled episode (one of 3 explorable actions a step) loses with
+    # probability 4/9, so the 36 candidates hold both wins and losses and the AUC is defined.
+    # With 6 steps all 36 won about once in 30 runs (episode ids, so the samples, are random).
     store, runner, exp, *_ = make(
-        tmp_path, selector="hybrid", rounds=1, critic_top_fraction=1.0, critic_per_task_cap=9
+        tmp_path,
+        selector="hybrid",
+        rounds=1,
+        max_steps=2,
+        critic_top_fraction=1.0,
+        critic_per_task_cap=9,
     )
     await runner.run(exp.experiment_id)
     stats = store.round(exp.experiment_id, 0).stats
