@@ -112,9 +112,23 @@ PROFILES = {
         eval_count=16,
         level=5,
     ),
+    # Forked the same way (cp -r .../level5 .../level5_self_actre): round 0's rationales come
+    # from the base model either way; round 1's from the policy's promoted adapter.
     "level5_self_actre": Profile(
-        "level 5, self-ActRe (ActRe loads each promoted adapter)",
-        ("--level", "5", "--set", "self_actre=true"),
+        "level 5, self-ActRe (ActRe loads each promoted adapter), forked from level5's round-0 "
+        "explored data",
+        ("--level", "5", "--set", "self_actre=true", "--fork-from", "level5"),
+        eval_count=16,
+        level=5,
+    ),
+    # The model's own actions (issue 15): every observation followed by the actions it could
+    # take there, in what is stored, trained on and acted on (config show_admissible).
+    "level5_listed": Profile(
+        "level 5, observations followed by their valid actions (show_admissible)",
+        (
+            *("--level", "5", "--set", "show_admissible=true"),
+            *("--set", "evaluate_ungrounded=true"),
+        ),
         eval_count=16,
         level=5,
     ),

@@ -54,6 +54,7 @@ EXPLORE_FIELDS = (
     "invalid_limit",
     "explore_skip_verbs",
     "explore_only_prefixes",
+    "show_admissible",
     "stop_at_first_success",
     "use_actre",
     "curriculum_levels",
@@ -138,6 +139,11 @@ class ExperimentConfig:
     # When set, exploration samples only actions starting with one of these (WebShop: clicks,
     # never a random search text). Env default.
     explore_only_prefixes: tuple[str, ...] = ()
+    # Show the policy, after every observation, the actions exploration could sample there
+    # ("Valid actions: go to shelf 1, take mug 1 from shelf 1, ..."), in what is stored, trained
+    # on and acted on alike (a3t_controller.episode.shown): the model's own actions then name
+    # what this room has. Off: the observations as the env wrote them (the paper's prompt).
+    show_admissible: bool = False
     max_positives_per_task: int = 5
     stop_at_first_success: bool = False  # WebShop's rule; ALFWorld collects up to the cap
     concurrency: int = 4

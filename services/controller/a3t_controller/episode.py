@@ -60,6 +60,10 @@ class EpisodeSpec:
     # Whether the policy grounds its non-admissible actions in this episode; None = the policy
     # client's setting. False plays an ungrounded evaluation (a3t_controller.rounds).
     ground_actions: bool | None = None
+    # Whether every observation is stored and shown with the actions exploration could sample
+    # there (`shown`): the model then writes its own actions in the env's words, from a list in
+    # its context, instead of recalling object names from its training rooms.
+    show_admissible: bool = False
 
 
 class RolloutFailed(Exception):
@@ -86,7 +90,7 @@ async def run_episode(
     session = await env.create(spec.env, spec.split, spec.task_id)
     traj = Trajectory(
         task=session.task,
-        initial_observation=session.observation,
+        initial_observation=shown(spec, session.observation, session.admissible),
         policy_adapter=spec.adapter,
     )
     admissible = session.admissible
@@ -144,7 +148,9 @@ async def run_episode(
             result = await env.step(session.session_id, step.action)
             step = replace(
                 step,
-                observation=result.observation,
+                observation=shown(
+                    spec, result.observation, () if result.done else result.admissible
+                ),
                 reward=result.reward,
                 done=result.done,
                 admissible=is_admissible,
@@ -163,6 +169,20 @@ async def run_episode(
         metadata = {**traj.metadata, UNEXPLAINED: ",".join(map(str, pending))}
         traj = replace(traj, metadata=metadata)
     return replace(traj, won=won, reward=1.0 if won else reward)
+
+
+VALID_ACTIONS = "Valid actions: "
+
+
+def shown(spec: EpisodeSpec, observation: str, admissible: Sequence[str]) -> str:
+    """The observation as stored, trained on and shown to the policy: with `show_admissible`,
+    followed by a line listing the actions exploration samples from there (the admissible ones
+    less `explore_skip_verbs`), sorted. An observation with nothing to list (the last one of a
+    finished game, WebShop's search box) is left as the env wrote it."""
+    choices = explorable(admissible, spec.explore_skip_verbs, spec.explore_only_prefixes)
+    if not spec.show_admissible or not choices:
+        return observation
+    return f"{observation}\n{VALID_ACTIONS}{', '.join(choices)}."
 
 
 UNEXPLAINED = "unexplained_steps"  # metadata key: indices of sampled steps without a rationale yet

@@ -411,6 +411,7 @@ class RoundRunner:
             explore_only_prefixes=config.explore_only_prefixes,
             rationale=config.rationale,
             ground_actions=ground_actions,
+            show_admissible=config.show_admissible,
         )
 
     async def _attempt(

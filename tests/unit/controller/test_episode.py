@@ -122,3 +122,42 @@ def test_explorable_keeps_only_the_prefixed_actions_when_any_match():
     admissible = ("search[...]", "click[next >]", "click[b0001]")
     assert explorable(admissible, (), ("click[",)) == ["click[b0001]", "click[next >]"]
     assert explorable(("search[...]",), (), ("click[",)) == []
+
+
+class ObservationRecordingPolicy(FakePolicy):
+    """Says "look", then the key, and records the observations it was shown."""
+
+    def __init__(self):
+        super().__init__()
+        self.shown = []
+
+    async def act(self, episode_id, task, initial_observation, history, admissible, **kwargs):
+        self.shown.append([initial_observation, *(s.observation for s in history)])
+        action = "open box 3" if history else "look"
+        return PolicyAnswer("", action, action, TokenUsage())
+
+
+async def test_show_admissible_lists_the_explorable_actions_after_every_observation():
+    listing = "Valid actions: go to desk 1, go to shelf 1, open box 3."
+    policy = ObservationRecordingPolicy()
+    traj = await run_episode(
+        spec(show_admissible=True, explore_skip_verbs=("look",)),
+        FakeEnv({"train": [TASK]}),
+        policy,
+        FakeActRe(),
+    )
+    assert traj.won and [s.action for s in traj.steps] == ["look", "open box 3"]
+    # What the policy read is what is stored (and so what the trainer renders).
+    assert policy.shown[-1] == [traj.initial_observation, traj.steps[0].observation]
+    assert traj.initial_observation.endswith(f"\n{listing}")
+    assert traj.steps[0].observation == f"Nothing happens.\n{listing}"
+    assert traj.steps[1].observation == "You open the box. You won!"  # over: nothing to list
+    # Off (the default): the env's text unchanged.
+    plain = await run_episode(
+        spec(explore_skip_verbs=("look",)),
+        FakeEnv({"train": [TASK]}),
+        ObservationRecordingPolicy(),
+        FakeActRe(),
+    )
+    assert "Valid actions" not in plain.initial_observation + plain.steps[0].observation
+    assert plain.initial_observation == traj.initial_observation.removesuffix(f"\n{listing}")
