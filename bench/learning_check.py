@@ -82,8 +82,9 @@ PROFILES = {
     # Level 5: level 1's tasks, starting in the middle of a 3-receptacle room (issue 15). Its
     # held-out games are played ungrounded too after each evaluation: the model's own actions.
     "level5": Profile(
-        "`make run` defaults on level 5 (start mid-room, 3 receptacles)",
-        ("--level", "5", "--set", "evaluate_ungrounded=true"),
+        "`make run` defaults on level 5 (start mid-room, 3 receptacles) but observations as the "
+        "env prints them (show_admissible=false, the default until 2026-12-03)",
+        ("--level", "5", "--set", "evaluate_ungrounded=true", "--set", "show_admissible=false"),
         eval_count=16,
         level=5,
     ),
@@ -91,7 +92,8 @@ PROFILES = {
     # step here): the make-run budget of 2400 env steps would take some 40 CPU minutes a round,
     # so this baseline gets 600 (about a quarter: 60 ten-step episodes).
     "level5_no_actre": Profile(
-        "level 5, no ActRe (exploration by temperature sampling), 600 env steps a round",
+        "level 5, no ActRe (exploration by temperature sampling), 600 env steps a round, "
+        "observations listing their valid actions",
         (
             *("--level", "5", "--set", "use_actre=false", "--set", "evaluate_ungrounded=true"),
             *("--set", "explore_step_budget=600"),
@@ -99,32 +101,37 @@ PROFILES = {
         eval_count=16,
         level=5,
     ),
-    # The rationale ablation on level 5 (issue 15): ActRe's rationales (`level5`) against a fixed
-    # template, on level5's own round-0 explored data (what the paper's claim is about, and
-    # cheaper: no round-0 attempt or exploration). Copy level5's work directory first:
-    #   cp -r var/bench/learning/level5 var/bench/learning/level5_template
-    # The fork works because `rationale` is not an explore field; it is refused if level5
-    # explored with another profile (a run made before the make-run profile last changed).
+    # The rationale ablation on level 5 (issue 15): ActRe's rationales (`level5_listed`, the
+    # make-run defaults) against a fixed template, on level5_listed's own round-0 explored data
+    # (what the paper's claim is about, and cheaper: no round-0 attempt or exploration). Copy
+    # level5_listed's work directory first:
+    #   cp -r var/bench/learning/level5_listed var/bench/learning/level5_template
+    # The fork works because `rationale` is not an explore field; it is refused if
+    # level5_listed explored with another profile (a run made before the make-run profile
+    # last changed).
     "level5_template": Profile(
         'level 5, template rationales ("The next action is <action>.", no ActRe), forked '
-        "from level5's round-0 explored data",
-        ("--level", "5", "--set", "rationale=template", "--fork-from", "level5"),
+        "from level5_listed's round-0 explored data",
+        ("--level", "5", "--set", "rationale=template", "--fork-from", "level5_listed"),
         eval_count=16,
         level=5,
     ),
-    # Forked the same way (cp -r .../level5 .../level5_self_actre): round 0's rationales come
-    # from the base model either way; round 1's from the policy's promoted adapter.
+    # Forked the same way (cp -r .../level5_listed .../level5_self_actre): round 0's rationales
+    # come from the base model either way; round 1's from the policy's promoted adapter.
     "level5_self_actre": Profile(
-        "level 5, self-ActRe (ActRe loads each promoted adapter), forked from level5's round-0 "
-        "explored data",
-        ("--level", "5", "--set", "self_actre=true", "--fork-from", "level5"),
+        "level 5, self-ActRe (ActRe loads each promoted adapter), forked from level5_listed's "
+        "round-0 explored data",
+        ("--level", "5", "--set", "self_actre=true", "--fork-from", "level5_listed"),
         eval_count=16,
         level=5,
     ),
     # The model's own actions (issue 15): every observation followed by the actions it could
-    # take there, in what is stored, trained on and acted on (config show_admissible).
+    # take there, in what is stored, trained on and acted on (config show_admissible; the
+    # make-run default on ALFWorld since this profile measured it, so the --set is explicit
+    # only to keep the command that ran).
     "level5_listed": Profile(
-        "level 5, observations followed by their valid actions (show_admissible)",
+        "`make run` defaults on level 5: observations followed by their valid actions "
+        "(show_admissible)",
         (
             *("--level", "5", "--set", "show_admissible=true"),
             *("--set", "evaluate_ungrounded=true"),

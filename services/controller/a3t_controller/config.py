@@ -37,6 +37,7 @@ ENV_DEFAULTED = {
     "explore_only_prefixes": "explore_only_prefixes",
     "explore_probability": "explore_probability",
     "use_actre": "explore_with_actre",
+    "show_admissible": "show_admissible",
 }
 # Fields that decide what round 0 attempts and explores: an experiment forked from another's
 # explored data (a3t run --fork-from) must match on all of them.
@@ -143,6 +144,7 @@ class ExperimentConfig:
     # ("Valid actions: go to shelf 1, take mug 1 from shelf 1, ..."), in what is stored, trained
     # on and acted on alike (a3t_controller.episode.shown): the model's own actions then name
     # what this room has. Off: the observations as the env wrote them (the paper's prompt).
+    # Env default (EnvDefaults.show_admissible: ALFWorld on).
     show_admissible: bool = False
     max_positives_per_task: int = 5
     stop_at_first_success: bool = False  # WebShop's rule; ALFWorld collects up to the cap

@@ -172,6 +172,9 @@ class EnvDefaults:
     # samples at a temperature, for envs whose actions cannot be enumerated (API-Bank's
     # requests): the experiment's use_actre default.
     explore_with_actre: bool = True
+    # Follow every observation with the actions exploration could sample there, in what is
+    # stored, trained on and shown to the policy (the experiment's show_admissible default).
+    show_admissible: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,10 @@ SPEC = EnvSpec(
         # Commands that only read the world: random wins padded with them taught the adapter
         # to loop on them (measured, docs/benchmarks.md).
         explore_skip_verbs=("look", "inventory", "examine", "help"),
+        # The adapter's own actions named receptacles of its training rooms until each
+        # observation listed its valid actions; then held-out success held without grounding
+        # (level 5, docs/benchmarks.md).
+        show_admissible=True,
     ),
     max_action_chars=256,
     rationale_check=check_rationale,
