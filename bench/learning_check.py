@@ -125,6 +125,19 @@ PROFILES = {
         eval_count=16,
         level=5,
     ),
+    # Round cost as the pool grows (issue 15): round 1 trains on from round 0's adapter for one
+    # epoch instead of a fresh adapter for two on the whole pool; forked the same way
+    # (cp -r .../level5_listed .../level5_continue), so round 0 is level5_listed's.
+    "level5_continue": Profile(
+        "level 5, round 1 continues round 0's adapter for 1 epoch (a fresh adapter trains 2), "
+        "forked from level5_listed's round-0 explored data",
+        (
+            *("--level", "5", "--set", "continue_from_previous_adapter=true"),
+            *("--set", "epochs_later_rounds=1", "--fork-from", "level5_listed"),
+        ),
+        eval_count=16,
+        level=5,
+    ),
     # The model's own actions (issue 15): every observation followed by the actions it could
     # take there, in what is stored, trained on and acted on (config show_admissible; the
     # make-run default on ALFWorld since this profile measured it, so the --set is explicit
