@@ -178,7 +178,13 @@ async def test_generate_errors(shop):
         (
             {"split": "other", "count": 0},
             grpc.StatusCode.INVALID_ARGUMENT,
-            "count must be at least 1 goal, got 0",
+            "count must be 1 to 10000 goals, got 0",
+        ),
+        (
+            # a count past env.proto's bound would hold the generator (and the split) for minutes
+            {"split": "other", "count": 10_001},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "count must be 1 to 10000 goals, got 10001",
         ),
         (
             {"split": "other", "task_types": ["garden"]},

@@ -153,6 +153,11 @@ class EnvPrompts:
         return re.compile(rf"^({words})" if words else r"(?!)", re.IGNORECASE)
 
 
+# The most tasks one GenerateTasks call may ask for (env.proto): past it a client could hold a
+# generator, and every later request for that split, for minutes.
+MAX_GENERATED_TASKS = 10_000
+
+
 @dataclass(frozen=True)
 class EnvDefaults:
     """The controller's defaults for this environment (DESIGN.md, the round); an experiment's

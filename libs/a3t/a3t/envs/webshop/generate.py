@@ -20,6 +20,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from a3t.envs.base import MAX_GENERATED_TASKS
 from a3t.envs.webshop.catalog import Goal, OptionGroup, Product, Review
 from a3t.envs.webshop.reward import option_match, reward
 from a3t.envs.webshop.vocab import (
@@ -61,8 +62,8 @@ class GeneratedSplit:
 def check_arguments(level: int, count: int, categories: Sequence[str]) -> None:
     if level not in LEVELS:
         raise InvalidArgument(f"level {level} is not a WebShop level; levels: {sorted(LEVELS)}")
-    if count < 1:
-        raise InvalidArgument(f"count must be at least 1 goal, got {count}")
+    if not 1 <= count <= MAX_GENERATED_TASKS:
+        raise InvalidArgument(f"count must be 1 to {MAX_GENERATED_TASKS} goals, got {count}")
     unknown = sorted(set(categories) - set(CATEGORIES))
     if unknown:
         shown = repr(unknown)  # a client's: cut short, or the status is too big to send

@@ -22,7 +22,7 @@ from a3t.envs.alfworld.gen import vocab as vocab_mod
 from a3t.envs.alfworld.gen.levels import LEVELS
 from a3t.envs.alfworld.gen.pddl import render_problem
 from a3t.envs.alfworld.gen.scene import Scene, sample_scene
-from a3t.envs.base import SPLIT_NAME
+from a3t.envs.base import MAX_GENERATED_TASKS, SPLIT_NAME
 from a3t.errors import InvalidArgument, quote
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 GENERATOR_VERSION = 1
 JSON_DIR = "json_2.1.1"
 GAME_FILE = "game.tw-pddl"
-MAX_COUNT = 10_000  # as the env proto documents for GenerateTasks
+MAX_COUNT = MAX_GENERATED_TASKS  # as the env proto documents for GenerateTasks
 MAX_SEED = 2**63 - 1
 
 
