@@ -181,7 +181,7 @@ async def test_generate_errors(shop):
             "count must be 1 to 10000 goals, got 0",
         ),
         (
-            # a count past env.proto's bound would hold the generator (and the split) for minutes
+            # a count past env.proto's bound held the generator (and the split) past the deadline
             {"split": "other", "count": 10_001},
             grpc.StatusCode.INVALID_ARGUMENT,
             "count must be 1 to 10000 goals, got 10001",

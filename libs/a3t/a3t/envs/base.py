@@ -154,7 +154,7 @@ class EnvPrompts:
 
 
 # The most tasks one GenerateTasks call may ask for (env.proto): past it a client could hold a
-# generator, and every later request for that split, for minutes.
+# generator, and every later request for that split, for tens of seconds (14761 WebShop goals).
 MAX_GENERATED_TASKS = 10_000
 
 
