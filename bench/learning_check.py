@@ -55,6 +55,18 @@ class Profile:
         return SECTIONS[self.env].replace("check:", f"check, level {self.level}:")
 
 
+def level5_fork(what: str, *sets: str) -> Profile:
+    """A level-5 profile run on level5_listed's round-0 explored data (`--fork-from`): copy
+    level5_listed's work directory to the profile's first (the comments below say how)."""
+    args = [arg for value in sets for arg in ("--set", value)]
+    return Profile(
+        f"{what}, forked from level5_listed's round-0 explored data",
+        ("--level", "5", *args, "--fork-from", "level5_listed"),
+        eval_count=16,
+        level=5,
+    )
+
+
 PROFILES = {
     "default": Profile("`make run` defaults", ()),
     "no_actre": Profile(
@@ -109,34 +121,22 @@ PROFILES = {
     # The fork works because `rationale` is not an explore field; it is refused if
     # level5_listed explored with another profile (a run made before the make-run profile
     # last changed).
-    "level5_template": Profile(
-        'level 5, template rationales ("The next action is <action>.", no ActRe), forked '
-        "from level5_listed's round-0 explored data",
-        ("--level", "5", "--set", "rationale=template", "--fork-from", "level5_listed"),
-        eval_count=16,
-        level=5,
+    "level5_template": level5_fork(
+        'level 5, template rationales ("The next action is <action>.", no ActRe)',
+        "rationale=template",
     ),
     # Forked the same way (cp -r .../level5_listed .../level5_self_actre): round 0's rationales
     # come from the base model either way; round 1's from the policy's promoted adapter.
-    "level5_self_actre": Profile(
-        "level 5, self-ActRe (ActRe loads each promoted adapter), forked from level5_listed's "
-        "round-0 explored data",
-        ("--level", "5", "--set", "self_actre=true", "--fork-from", "level5_listed"),
-        eval_count=16,
-        level=5,
+    "level5_self_actre": level5_fork(
+        "level 5, self-ActRe (ActRe loads each promoted adapter)", "self_actre=true"
     ),
     # Round cost as the pool grows (issue 15): round 1 trains on from round 0's adapter for one
     # epoch instead of a fresh adapter for two on the whole pool; forked the same way
     # (cp -r .../level5_listed .../level5_continue), so round 0 is level5_listed's.
-    "level5_continue": Profile(
-        "level 5, round 1 continues round 0's adapter for 1 epoch (a fresh adapter trains 2), "
-        "forked from level5_listed's round-0 explored data",
-        (
-            *("--level", "5", "--set", "continue_from_previous_adapter=true"),
-            *("--set", "epochs_later_rounds=1", "--fork-from", "level5_listed"),
-        ),
-        eval_count=16,
-        level=5,
+    "level5_continue": level5_fork(
+        "level 5, round 1 continues round 0's adapter for 1 epoch (a fresh adapter trains 2)",
+        "continue_from_previous_adapter=true",
+        "epochs_later_rounds=1",
     ),
     # The model's own actions (issue 15): every observation followed by the actions it could
     # take there, in what is stored, trained on and acted on (config show_admissible; the
