@@ -182,9 +182,9 @@ def random_unseen(count: int, seed: int, episodes: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--train-count", type=int, default=16, help="training games per level")
-    parser.add_argument("--eval-count", type=int, default=8, help="held-out games per level")
+    parser.add_argument("--eval-count", type=int, default=4, help="held-out games per level")
     parser.add_argument("--threshold", type=float, default=0.5, help="curriculum_threshold")
     parser.add_argument("--unseen-count", type=int, default=24)
     parser.add_argument("--random-episodes", type=int, default=3)
