@@ -225,11 +225,22 @@ async def _start(
     return procs
 
 
+def check_data_roots(args: argparse.Namespace) -> None:
+    """Refuses a --data-root / --eval-data-root that is not a directory before any service
+    starts (the env service would refuse it too, but only after the models had loaded)."""
+    for flag in ("data_root", "eval_data_root"):
+        value = getattr(args, flag, None)
+        if value and not Path(value).is_dir():
+            name = "--" + flag.replace("_", "-")
+            raise ConfigError([f"{name} {value}: not a directory"])
+
+
 async def run_local(args: argparse.Namespace) -> int:
     from a3t_controller.progress import ProgressPrinter
     from a3t_controller.rounds import RoundRunner
     from a3t_controller.wiring import build_services
 
+    check_data_roots(args)
     config = experiment_config(args)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -383,6 +394,7 @@ async def evaluate(args: argparse.Namespace) -> int:
 
     if args.count < 0:
         raise ConfigError([f"--count must be >= 0 (0 = every task of the split), got {args.count}"])
+    check_data_roots(args)
     workdir = Path(args.workdir)
     store = _store(args)
     try:

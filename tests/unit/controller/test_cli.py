@@ -63,6 +63,20 @@ def test_an_unreadable_experiment_file_is_a_clear_error(tmp_path, capsys):
         assert f"--experiment {path}: cannot read it" in capsys.readouterr().err
 
 
+def test_a_data_root_that_is_not_a_directory_is_refused_before_any_service_starts(
+    tmp_path, capsys, monkeypatch
+):
+    async def no_processes(specs, logs, timeout):
+        raise AssertionError("a service was started")
+
+    monkeypatch.setattr("a3t_controller.cli._start", no_processes)
+    missing = tmp_path / "nowhere"
+    for flag in ("--data-root", "--eval-data-root"):
+        code = main(["--workdir", str(tmp_path), "run", flag, str(missing)])
+        assert code == 2
+        assert f"{flag} {missing}: not a directory" in capsys.readouterr().err
+
+
 def evaluated_store(tmp_path, monkeypatch):
     """A store whose experiment `t` ran (fakes), and `a3t evaluate` wired to the same fakes
     instead of starting service processes; returns the fake env."""
