@@ -227,7 +227,8 @@ async def _start(
 
 def check_data_roots(args: argparse.Namespace) -> None:
     """Refuses a --data-root / --eval-data-root that is not a directory before any service
-    starts (the env service would refuse it too, but only after the models had loaded)."""
+    starts: the env service refuses it too, but only from its own log, after the wait for it
+    (a bench run with a wrong path printed nothing for 40 s)."""
     for flag in ("data_root", "eval_data_root"):
         value = getattr(args, flag, None)
         if value and not Path(value).is_dir():
