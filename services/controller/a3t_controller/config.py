@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from a3t.envs import ENVIRONMENTS
+from a3t.envs.base import MAX_GENERATED_TASKS
 from a3t.errors import ConfigError, InvalidArgument, quote
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -65,7 +66,6 @@ EXPLORE_FIELDS = (
 # Difficulty levels of the env's game generator (a3t.envs.alfworld.gen.LEVELS), easiest first:
 # level 5 (level 1's tasks, starting in the middle of a 3-receptacle room) was added after 2.
 GENERATED_LEVELS = (1, 5, 2, 3, 4)
-MAX_GENERATED = 10_000  # games per GenerateTasks call, as the env proto documents
 
 
 @dataclass(frozen=True)
@@ -351,9 +351,9 @@ class ExperimentConfig:
             )
         if not 0 < self.curriculum_threshold <= 1:
             found.append(f"curriculum_threshold must be in (0, 1], got {self.curriculum_threshold}")
-        if not 1 <= self.curriculum_train_count <= MAX_GENERATED:
+        if not 1 <= self.curriculum_train_count <= MAX_GENERATED_TASKS:
             found.append(
-                f"curriculum_train_count must be in 1..{MAX_GENERATED}, got "
+                f"curriculum_train_count must be in 1..{MAX_GENERATED_TASKS}, got "
                 f"{self.curriculum_train_count}"
             )
         if self.curriculum_seed < 0:

@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 GENERATOR_VERSION = 1
 JSON_DIR = "json_2.1.1"
 GAME_FILE = "game.tw-pddl"
-MAX_COUNT = MAX_GENERATED_TASKS  # as the env proto documents for GenerateTasks
 MAX_SEED = 2**63 - 1
 
 
@@ -123,8 +122,12 @@ def _check_arguments(
         problems.append(f"level must be one of {sorted(LEVELS)}, got {level!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         problems.append(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
-        problems.append(f"count must be an integer in [1, {MAX_COUNT}], got {count!r}")
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or not 1 <= count <= MAX_GENERATED_TASKS
+    ):
+        problems.append(f"count must be an integer in [1, {MAX_GENERATED_TASKS}], got {count!r}")
     admitted = LEVELS[level].task_types if level_ok else vocab_mod.TASK_TYPES
     types = tuple(admitted)
     if task_types is not None:
